@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * tapedma.h - user-space interface of tapedma.ko, the pinned-page DMA path
+ * to SCSI tape drives.  One character device /dev/tapedmaN per SCSI tape
+ * (beside st and sg).  See tapedma(4).
+ *
+ * Three ways to move data, none of which copies it:
+ *  1. TAPEDMA_IOC_CMD: run one SSC command; the buffer is pinned and mapped
+ *     into the request (scatter-gather straight from the caller's pages).
+ *  2. io_uring IORING_OP_URING_CMD with cmd_op TAPEDMA_URING_CMD and the
+ *     same struct tapedma_cmd as payload (needs an IORING_SETUP_SQE128 ring);
+ *     with IORING_URING_CMD_FIXED, buf is an address inside the registered
+ *     buffer sqe->buf_index.  Completes asynchronously; the CQE result is as
+ *     for the ioctl's return value, status/resid/sense go to *result.
+ *  3. read/write/readv/writev/splice: one call moves one variable-length
+ *     record (READ(6)/WRITE(6)); st-like results: 0 at a filemark, ENOSPC at
+ *     end of medium, EIO with the sense kept for TAPEDMA_IOC_LAST_SENSE.
+ * A buffer that cannot be mapped as it is (alignment, too many segments for
+ * the host adapter) is refused with EINVAL (ioctl, uring_cmd) or split into
+ * several commands where the semantics allow it; it is never bounced.
+ */
+#ifndef _UAPI_TAPEDMA_H
+#define _UAPI_TAPEDMA_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+enum tapedma_dir {
+	TAPEDMA_DIR_NONE = 0,
+	TAPEDMA_DIR_TO_DEVICE = 1,	/* write: data from buf to the drive */
+	TAPEDMA_DIR_FROM_DEVICE = 2,	/* read: data from the drive into buf */
+};
+
+#define TAPEDMA_SENSE_MAX 96
+
+/* Outcome of one command, written by the kernel to cmd.result. */
+struct tapedma_result {
+	__u8 status;		/* SCSI status byte (0 GOOD, 2 CHECK CONDITION, ...) */
+	__u8 host_status;	/* host byte (DID_*), 0 if the transport was fine */
+	__u8 sense_len;		/* valid bytes in sense[] */
+	__u8 reserved0;
+	__u32 resid;		/* bytes not transferred (from the transport or sense INFORMATION) */
+	__u32 transferred;	/* bytes actually transferred */
+	__u32 duration_ms;
+	__u8 sense[TAPEDMA_SENSE_MAX];
+};
+
+/* One SSC command.  64 bytes, so it fits an SQE128 uring_cmd payload (80). */
+struct tapedma_cmd {
+	__u8 cdb[16];
+	__u8 cdb_len;		/* 6, 10, 12 or 16 */
+	__u8 dir;		/* enum tapedma_dir */
+	__u16 flags;		/* TAPEDMA_F_* */
+	__u32 timeout_ms;	/* 0: the driver's default (see tapedma(4)) */
+	__u64 buf;		/* user address of the data buffer */
+	__u32 len;		/* its length in bytes */
+	__u32 reserved1;
+	__u64 result;		/* user address of a struct tapedma_result (may be 0) */
+	__u64 reserved2[2];
+};
+
+#define TAPEDMA_F_NONE 0
+
+/* Limits of the path to this drive, so callers never hand in what must split. */
+struct tapedma_info {
+	__u32 max_transfer;	/* bytes in one command (segments x segment size, hw sectors) */
+	__u32 max_segments;	/* scatter-gather entries per command */
+	__u32 max_segment_size;
+	__u32 dma_alignment;	/* buffer address and length must be multiples of this + 1 */
+	__u32 host_no, channel, id, lun;
+	char vendor[9], model[17], rev[5];
+	__u8 reserved[33];
+};
+
+/* Counters, also in /sys/class/tapedma/tapedmaN/stats/. */
+struct tapedma_stats {
+	__u64 commands;
+	__u64 bytes_moved;
+	__u64 bytes_zero_copy;	/* bytes mapped straight from pinned pages */
+	__u64 bytes_copied;	/* bytes bounced through a kernel buffer: must stay 0 */
+	__u64 errors;
+	__u64 pages_pinned_now;
+};
+
+#define TAPEDMA_IOC_MAGIC 0xD7
+#define TAPEDMA_IOC_CMD		_IOWR(TAPEDMA_IOC_MAGIC, 1, struct tapedma_cmd)
+#define TAPEDMA_IOC_INFO	_IOR(TAPEDMA_IOC_MAGIC, 2, struct tapedma_info)
+#define TAPEDMA_IOC_STATS	_IOR(TAPEDMA_IOC_MAGIC, 3, struct tapedma_stats)
+/* Sense of the last failed read/write/splice on this open file. */
+#define TAPEDMA_IOC_LAST_SENSE	_IOR(TAPEDMA_IOC_MAGIC, 4, struct tapedma_result)
+
+/* sqe->cmd_op for IORING_OP_URING_CMD. */
+#define TAPEDMA_URING_CMD	TAPEDMA_IOC_CMD
+
+#endif /* _UAPI_TAPEDMA_H */

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ltfs.h - an LTFS volume (ISO/IEC 20919, format 2.4) on a struct tape:
+ * format it, mount it, and work with its namespace and file data.  This is
+ * the filesystem core; it knows nothing of FUSE (fusetape/ is the glue) and
+ * is what mkfs.fusetape and the checker use too.
+ *
+ * Promises
+ *  - Nodes are named by their LTFS file UID, which is also the inode number
+ *    the daemon shows: it never changes (rename keeps it) and is never
+ *    reused.  The root directory is UID 1.
+ *  - Lookup counting follows FUSE: every call that returns a node's stat
+ *    through a `struct ltfs_stat *out` of lookup/create/mkdir/symlink adds
+ *    one reference; ltfs_forget() drops them.  An unlinked node stays
+ *    readable and writable until its references are gone.
+ *  - File data is appended to the data partition in records of the
+ *    volume's block size; data of several small files shares a record
+ *    (extents with a byte offset).  Data not yet on tape is served from
+ *    memory.  ltfs_sync() puts everything on tape, ends the data partition
+ *    with an index, and makes it durable; ltfs_unmount() also writes the
+ *    index to the index partition.  Generation numbers, back pointers and
+ *    the MAM volume coherency attributes follow the format.
+ *  - Errors are negative errno values.  Calls that can fail for reasons a
+ *    user must read (mount, format, unmount) also fill err[] with one line.
+ *  - A volume is not thread-safe: the caller serialises calls.
+ */
+#ifndef FUSETAPE_LTFS_H
+#define FUSETAPE_LTFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "tape/tape.h"
+
+#define LTFS_ROOT_UID 1
+#define LTFS_DEFAULT_BLOCKSIZE (512u * 1024)
+#define LTFS_MIN_BLOCKSIZE 4096u
+#define LTFS_NAME_MAX 255
+#define LTFS_XATTR_VALUE_MAX 4096
+#define LTFS_ERRLEN 256
+
+struct ltfs_volume;
+
+enum ltfs_type { LTFS_TYPE_FILE, LTFS_TYPE_DIR, LTFS_TYPE_SYMLINK };
+
+struct ltfs_stat {
+	uint64_t uid;		/* LTFS fileuid == inode number */
+	enum ltfs_type type;
+	uint64_t length;	/* file length; symlink: target length; dir: 0 */
+	uint64_t nlink;		/* 1 for files, 2 + subdirectories for directories */
+	uint64_t blocks_512;	/* bytes stored on tape / 512, rounded up */
+	bool readonly;
+	struct timespec creation, change, modify, access, backup;
+};
+
+/* ---- format ------------------------------------------------------------ */
+
+struct ltfs_format_opts {
+	const char *volume_name;	/* root directory name; NULL: "" */
+	const char *barcode;		/* up to 6 characters for VOL1, 32 for MAM; NULL: none */
+	uint32_t block_size;		/* 0: LTFS_DEFAULT_BLOCKSIZE */
+	uint64_t index_partition_size;	/* bytes; 0: 5% of the medium, at least 16 blocks */
+	bool force;			/* overwrite an existing LTFS volume */
+	bool single_partition;		/* fusetape extension for unpartitionable drives */
+};
+
+/* What ltfs_probe() found on a medium. */
+struct ltfs_label_info {
+	char uuid[37];
+	char barcode[7];
+	char volume_name[LTFS_NAME_MAX + 1];
+	char creator[128];
+	char version[16];
+	uint32_t block_size;
+	struct timespec format_time;
+};
+
+/*
+ * Is there an LTFS volume on this tape?  0 and *info filled if partition 0
+ * (or 1) starts with a valid VOL1 + LTFS label, -ENOENT if not (a blank or
+ * foreign medium), other negative errno on a read error.
+ */
+int ltfs_probe(struct tape *t, struct ltfs_label_info *info);
+
+/*
+ * Partition the medium (index partition a = SCSI partition 0, data
+ * partition b = 1), write VOL1 and XML labels to both, an initial index
+ * (generation 1) to both, and the MAM attributes.  Refuses with -EEXIST an
+ * existing LTFS volume unless opts->force.  Medium with one partition only
+ * and !single_partition: -EOPNOTSUPP.
+ */
+int ltfs_format(struct tape *t, const struct ltfs_format_opts *opts,
+		char err[LTFS_ERRLEN]);
+
+/* ---- mount ------------------------------------------------------------- */
+
+struct ltfs_mount_opts {
+	bool readonly;		/* never write to the tape */
+	const char *creator;	/* "<creator>" in the index; NULL: "fusetape <version>" */
+};
+
+/*
+ * Read the labels, find the newest index (fast path through the MAM
+ * coherency attributes, else from the end of each partition), and build
+ * the namespace.  If a partition does not end in an index (the writer
+ * died), the tree of the newest complete index is used and, unless
+ * readonly, a recovery index is written so the volume is consistent again.
+ * Not LTFS: -EMEDIUMTYPE.  Damaged beyond use: -EIO or -EUCLEAN.  err says
+ * what was found.  A write-protected medium mounts with ltfs_readonly()
+ * true.
+ */
+int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
+	       struct ltfs_volume **out, char err[LTFS_ERRLEN]);
+
+/*
+ * Write remaining data, then (if anything changed since the index on
+ * tape) the index to the data partition and then to the index partition,
+ * update MAM, flush, and free the volume.  The tape itself stays open (the
+ * caller closes it).  On error the volume is freed all the same and err
+ * says what did not reach the tape.
+ */
+int ltfs_unmount(struct ltfs_volume *v, char err[LTFS_ERRLEN]);
+
+/*
+ * Write buffered data and, if dirty, an index to the data partition;
+ * flush the drive.  reason goes into the index creator ("Sync", "Periodic
+ * Sync", ...).  Afterwards every change so far survives a crash.
+ */
+int ltfs_sync(struct ltfs_volume *v, const char *reason);
+bool ltfs_dirty(const struct ltfs_volume *v);
+bool ltfs_readonly(const struct ltfs_volume *v);
+struct tape *ltfs_tape(const struct ltfs_volume *v);
+
+struct ltfs_space {
+	uint32_t block_size;
+	uint64_t total_bytes;	/* data partition capacity */
+	uint64_t free_bytes;	/* what can still be written there */
+	uint64_t files;		/* nodes in the namespace */
+};
+int ltfs_statfs(struct ltfs_volume *v, struct ltfs_space *s);
+
+/* ---- namespace (all names are single components, UTF-8) ---------------- */
+
+int ltfs_getattr(struct ltfs_volume *v, uint64_t uid, struct ltfs_stat *out);
+int ltfs_lookup(struct ltfs_volume *v, uint64_t dir, const char *name,
+		struct ltfs_stat *out);
+void ltfs_forget(struct ltfs_volume *v, uint64_t uid, uint64_t nlookup);
+
+int ltfs_create(struct ltfs_volume *v, uint64_t dir, const char *name,
+		struct ltfs_stat *out);
+int ltfs_mkdir(struct ltfs_volume *v, uint64_t dir, const char *name,
+	       struct ltfs_stat *out);
+int ltfs_symlink(struct ltfs_volume *v, uint64_t dir, const char *name,
+		 const char *target, struct ltfs_stat *out);
+/* Returns the target length; copies at most len bytes, no NUL added. */
+ssize_t ltfs_readlink(struct ltfs_volume *v, uint64_t uid, char *buf,
+		      size_t len);
+int ltfs_unlink(struct ltfs_volume *v, uint64_t dir, const char *name);
+int ltfs_rmdir(struct ltfs_volume *v, uint64_t dir, const char *name);
+/* flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE (linux/fs.h values). */
+int ltfs_rename(struct ltfs_volume *v, uint64_t dir, const char *name,
+		uint64_t newdir, const char *newname, unsigned flags);
+
+/*
+ * Iterate over a directory's entries (not "." and "..") in a stable order,
+ * starting after `cookie` (0 = from the start).  fill returns non-zero to
+ * stop (e.g. the reply buffer is full); `next` is the cookie to resume
+ * after that entry.  Entries added or removed meanwhile never make the
+ * iteration repeat or skip an entry that stayed.
+ */
+typedef int (*ltfs_fill_fn)(void *ctx, const char *name,
+			    const struct ltfs_stat *st, uint64_t next);
+int ltfs_readdir(struct ltfs_volume *v, uint64_t dir, uint64_t cookie,
+		 ltfs_fill_fn fill, void *ctx);
+
+/* ---- attributes --------------------------------------------------------- */
+
+enum {
+	LTFS_SET_LENGTH = 1 << 0,	/* truncate or extend (sparse) */
+	LTFS_SET_MODIFY = 1 << 1,
+	LTFS_SET_ACCESS = 1 << 2,
+	LTFS_SET_CHANGE = 1 << 3,
+	LTFS_SET_CREATION = 1 << 4,
+	LTFS_SET_READONLY = 1 << 5,
+};
+struct ltfs_setattr {
+	unsigned mask;		/* LTFS_SET_* */
+	uint64_t length;
+	struct timespec modify, access, change, creation;
+	bool readonly;
+};
+/* Changing anything but change time also sets change time to now. */
+int ltfs_setattr(struct ltfs_volume *v, uint64_t uid,
+		 const struct ltfs_setattr *sa, struct ltfs_stat *out);
+
+/*
+ * Extended attributes, by LTFS key (the daemon maps "user.K" to key K).
+ * Keys "ltfs.*" are virtual and read-only (ltfs.volumeUUID,
+ * ltfs.indexGeneration, ltfs.indexLocation, ltfs.volumeBlocksize,
+ * ltfs.fileUID, ltfs.startblock, ltfs.partition, ...).  get returns the value
+ * size (copying at most len bytes; len 0 asks the size); list returns the
+ * total size of NUL-separated stored keys.  flags: XATTR_CREATE /
+ * XATTR_REPLACE.  Values up to LTFS_XATTR_VALUE_MAX bytes.
+ */
+ssize_t ltfs_getxattr(struct ltfs_volume *v, uint64_t uid, const char *key,
+		      void *buf, size_t len);
+int ltfs_setxattr(struct ltfs_volume *v, uint64_t uid, const char *key,
+		  const void *value, size_t size, int flags);
+ssize_t ltfs_listxattr(struct ltfs_volume *v, uint64_t uid, char *buf,
+		       size_t len);
+int ltfs_removexattr(struct ltfs_volume *v, uint64_t uid, const char *key);
+
+/* ---- file data ---------------------------------------------------------- */
+
+/* Read up to len bytes at off; holes read as zeros; returns bytes read (0 at EOF). */
+ssize_t ltfs_read(struct ltfs_volume *v, uint64_t uid, void *buf, size_t len,
+		  uint64_t off);
+/*
+ * Write len bytes at off (extending the file; a gap becomes a hole).
+ * Returns len, or -ENOSPC when the data partition is full (nothing of this
+ * call is then part of the file), -EROFS on a read-only volume.
+ */
+ssize_t ltfs_write(struct ltfs_volume *v, uint64_t uid, const void *buf,
+		   size_t len, uint64_t off);
+/* Data of this file on tape, then an index to the data partition (as ltfs_sync). */
+int ltfs_fsync(struct ltfs_volume *v, uint64_t uid);
+
+#endif /* FUSETAPE_LTFS_H */

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tape_backend.h - what a tape backend implements (private to lib/tape/).
+ *
+ * tape.c holds the public entry points: it clears the status, checks the
+ * arguments every backend would check the same way, and forwards to the
+ * backend's ops.  A backend embeds struct tape as its first member.
+ */
+#ifndef FUSETAPE_TAPE_BACKEND_H
+#define FUSETAPE_TAPE_BACKEND_H
+
+#include "tape.h"
+
+struct tape_ops {
+	const char *name;
+	int (*close)(struct tape *t);
+	ssize_t (*read)(struct tape *t, void *buf, size_t len);
+	ssize_t (*write)(struct tape *t, const void *buf, size_t len);
+	int (*write_filemarks)(struct tape *t, unsigned count);
+	int (*locate)(struct tape *t, uint32_t partition, uint64_t block);
+	int (*read_position)(struct tape *t, struct tape_position *pos);
+	int (*space)(struct tape *t, enum tape_space_kind kind, int64_t count);
+	int (*rewind)(struct tape *t);
+	int (*load)(struct tape *t);
+	int (*unload)(struct tape *t);
+	int (*medium_info)(struct tape *t, struct tape_medium *m);
+	int (*format)(struct tape *t, unsigned nparts, const uint64_t *sizes);
+	int (*set_early_warning)(struct tape *t, uint64_t bytes);
+	int (*get_attr)(struct tape *t, uint32_t partition, uint16_t id,
+			struct tape_attr *attr);
+	int (*set_attr)(struct tape *t, uint32_t partition,
+			const struct tape_attr *attr);
+};
+
+struct tape {
+	const struct tape_ops *ops;
+	struct tape_status last;
+	struct tape_identity identity;
+	struct tape_caps caps;
+	bool readonly;		/* handle opened read-only or medium protected */
+};
+
+/* Record a condition in t->last and return err (for "return tape_fail(...)"). */
+static inline int tape_fail(struct tape *t, int err, enum tape_sense sense,
+			    uint64_t residual)
+{
+	t->last.sense = sense;
+	t->last.residual = residual;
+	return err;
+}
+
+/* Backend constructors, called by tape_open(). */
+int tape_image_open(const char *path, unsigned flags, struct tape **out,
+		    char *errbuf, size_t errlen);
+int tape_st_open(const char *path, unsigned flags, struct tape **out,
+		 char *errbuf, size_t errlen);
+int tape_tapedma_open(const char *path, unsigned flags, struct tape **out,
+		      char *errbuf, size_t errlen);
+
+#endif /* FUSETAPE_TAPE_BACKEND_H */
