@@ -10,7 +10,7 @@
 # and build/san (AddressSanitizer + UBSan, what the host tests run).
 
 VARIANT ?= rel
-B := build/$(VARIANT)
+B ?= build/$(VARIANT)
 
 CC ?= gcc
 PKG_CONFIG ?= pkg-config
