@@ -25,7 +25,7 @@ else
 OPT_CFLAGS := -O2
 OPT_LDFLAGS :=
 endif
-ALL_CFLAGS = $(BASE_CFLAGS) $(OPT_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = $(BASE_CFLAGS) $(OPT_CFLAGS) $(EXTRA_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT_LDFLAGS) $(LDFLAGS)
 
 PREFIX ?= /usr/local
@@ -36,6 +36,7 @@ MANDIR ?= $(PREFIX)/share/man
 # Filled in by the module.mk fragments.
 LIB_SRCS :=		# sources of build/*/libfusetape.a (lib/)
 LIB_LIBS :=		# libraries everything linking libfusetape.a needs
+EXTRA_CFLAGS :=		# compiler flags modules need (e.g. pkg-config --cflags)
 PROGS :=		# programs: NAME_SRCS, NAME_LIBS, NAME_DIR (install dir) each
 TESTS :=		# test programs (same NAME_SRCS/NAME_LIBS), run by make check
 MANPAGES :=
