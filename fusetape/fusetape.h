@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * fusetape.h - what the parts of the FUSE daemon share.
+ *
+ * The daemon is thin glue: ops.c turns FUSE low-level requests into calls
+ * of the LTFS core (lib/ltfs/ltfs.h), main.c mounts and unmounts, and
+ * unmount.c is the client side of "fusetape -u", the unmount that returns
+ * only when the index is on tape.
+ *
+ * Locking: the core is not thread-safe, so every core call happens with
+ * fs->lock held.  The FUSE session loop is single-threaded; the only other
+ * thread is the periodic sync timer, which takes the same lock.
+ */
+#ifndef FUSETAPE_FUSETAPE_H
+#define FUSETAPE_FUSETAPE_H
+
+#define FUSE_USE_VERSION 314
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "ltfs/ltfs.h"
+#include "tape/tape.h"
+
+#ifndef FUSETAPE_VERSION
+#define FUSETAPE_VERSION "0.1"
+#endif
+
+/* Exit codes of fusetape (documented in man/fusetape.1). */
+enum {
+	FT_EXIT_OK = 0,
+	FT_EXIT_DATA = 1,	/* the index could not be written: changes may be lost */
+	FT_EXIT_USAGE = 2,	/* bad command line */
+	FT_EXIT_DEVICE = 3,	/* the device cannot be opened */
+	FT_EXIT_MEDIUM = 4,	/* not an LTFS volume, or damaged */
+	FT_EXIT_MOUNT = 5,	/* the FUSE mount (or unmount) could not be done */
+};
+
+/*
+ * Control attributes on the mount root.  They are not stored on tape and
+ * not listed: "getfattr -n user.fusetape.pid MNT" gives the daemon's pid;
+ * setting user.fusetape.unmount to the path of a FIFO makes the daemon
+ * write every change to tape now and, when it exits after the unmount,
+ * write one status line into that FIFO ("ok" or "error: ...").
+ * user.ltfs.sync (any node, as in the reference LTFS) writes an index.
+ */
+#define FT_XATTR_PID "user.fusetape.pid"
+#define FT_XATTR_UNMOUNT "user.fusetape.unmount"
+#define FT_XATTR_SYNC "user.ltfs.sync"
+
+/* Largest FUSE write request we accept (the kernel's maximum, 256 pages). */
+#define FT_MAX_WRITE (1u << 20)
+
+struct ft_fs {
+	pthread_mutex_t lock;		/* serialises every core call */
+	struct ltfs_volume *vol;	/* NULL once unmounted */
+	struct tape *tape;
+	const char *device;
+	bool readonly;
+	uint32_t block_size;
+
+	/* What the namespace shows in place of the POSIX metadata LTFS lacks. */
+	uid_t uid;
+	gid_t gid;
+	mode_t umask;
+	double timeout;			/* attribute and entry cache, seconds */
+
+	/* Periodic sync: every sync_interval seconds if dirty; 0 = never. */
+	unsigned sync_interval;
+	pthread_t sync_thread;
+	bool sync_thread_running;
+	bool stopping;
+	pthread_cond_t wake;
+
+	int status_fd;			/* FIFO of "fusetape -u", -1 if none */
+	bool foreground;		/* stderr still reaches the user */
+};
+
+extern const struct fuse_lowlevel_ops ft_ops;
+
+/* Message to the user: stderr in the foreground, else syslog. */
+void ft_log(const struct ft_fs *fs, int priority, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* "fusetape -u MOUNTPOINT": returns an exit code. */
+int ft_unmount_client(const char *mountpoint);
+
+#endif /* FUSETAPE_FUSETAPE_H */
