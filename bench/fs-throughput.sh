@@ -1,0 +1,190 @@
+#!/bin/bash
+# fs-throughput.sh - how fast is a file copied onto a fusetape volume and read
+# back, compared with the storage the virtual tape image lives on?
+#
+# For each storage (disk: /var/tmp, memory: /dev/shm) and each of BENCH_RUNS
+# runs:
+#   ceiling  dd of the source file to that storage with O_DIRECT, bs=1M, and
+#            back (iflag=direct) after dropping the page cache
+#   write    cp of the source file into a freshly formatted, mounted volume,
+#            timed until the daemon has exited after the unmount (so the
+#            index is on the "tape")
+#   read     cat of the file to /dev/null after a fresh mount (page cache
+#            dropped), then the copy is compared with the source (untimed)
+# and prints MB/s (10^6 bytes/s), the daemon's CPU seconds (user+sys over the
+# whole mount) and the ratio to dd, then the medians.
+#
+# Environment: BENCH_SIZE (default 2G), BENCH_RUNS (3), BENCH_STORAGE ("/var/tmp
+# /dev/shm"), FUSETAPE_REL_BIN (build/rel/bin; the optimised build, never
+# ASan).  Needs root (FUSE mount, drop_caches).  Not part of make check.
+set -eu
+cd "$(dirname "$0")/.."
+root=$PWD
+bin=${FUSETAPE_REL_BIN:-$root/build/rel/bin}
+size=${BENCH_SIZE:-2G}
+runs=${BENCH_RUNS:-3}
+storages=${BENCH_STORAGE:-/var/tmp /dev/shm}
+
+die() { echo "fs-throughput: $*" >&2; exit 1; }
+for p in fusetape mkfs.fusetape; do
+	[ -x "$bin/$p" ] || die "$bin/$p missing: run 'make VARIANT=rel user' first"
+done
+[ "$(id -u)" -eq 0 ] || die "needs root (FUSE mounts, drop_caches)"
+bytes=$(numfmt --from=iec "${size%iB}") || die "BENCH_SIZE=$size is not a size"
+mib=$(( (bytes + 1048575) / 1048576 ))
+bytes=$(( mib * 1048576 ))
+
+work=$(mktemp -d /dev/shm/fusetape-bench.XXXXXX)
+mnt=$work/mnt
+mkdir -p "$mnt"
+daemon_pid=
+cleanup() {
+	if mountpoint -q "$mnt" 2>/dev/null; then
+		umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
+	fi
+	if [ -n "$daemon_pid" ]; then
+		wait "$daemon_pid" 2>/dev/null || true
+	fi
+	for s in $storages; do rm -rf "$s/fusetape-bench.$$"; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+# mbps BYTES SECONDS
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", s > 0 ? b / s / 1e6 : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }'; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+drop_caches() {
+	sync
+	if echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
+		return 0
+	fi
+	caches_note="page cache could not be dropped here"
+	return 0
+}
+caches_note=
+
+# Start the daemon in the foreground (in the background of this shell) with
+# bash's "times" recording its CPU use when it exits.
+mount_volume() {
+	local img=$1 cpu=$2
+	# shellcheck disable=SC2016
+	bash -c '"$@"; rc=$?; times >&3; exit $rc' fusetape-bench \
+		"$bin/fusetape" -f "$img" "$mnt" 3>"$cpu" >"$work/daemon.log" 2>&1 &
+	daemon_pid=$!
+	for _ in $(seq 200); do
+		mountpoint -q "$mnt" && return 0
+		kill -0 "$daemon_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$work/daemon.log" >&2
+	die "fusetape did not mount $img"
+}
+# Unmount and wait for the daemon to finish writing the index and exit.
+unmount_volume() {
+	umount "$mnt" || die "umount $mnt failed"
+	wait "$daemon_pid" || { cat "$work/daemon.log" >&2; die "fusetape exited with an error"; }
+	daemon_pid=
+}
+# CPU seconds (user + sys) of the children line of bash's "times" output.
+cpu_seconds() {
+	sed -n 2p "$1" | awk '{
+		t = 0
+		for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+		printf "%.2f", t }'
+}
+
+echo "fusetape fs-throughput: file $mib MiB, $runs run(s), binaries $bin"
+echo "kernel $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+src=$work/source.bin
+head -c "$bytes" /dev/urandom >"$src"
+src_sum=$(sha256sum <"$src" | cut -d' ' -f1)
+
+summary=()
+for storage in $storages; do
+	[ -d "$storage" ] || { echo "skipping $storage: not a directory"; continue; }
+	dir=$storage/fusetape-bench.$$
+	mkdir -p "$dir"
+	img=$dir/tape.img
+	# data + 10% + index partition and slack
+	img_size=$(( bytes + bytes / 10 + 256 * 1048576 ))
+	fstype=$(stat -f -c %T "$storage")
+	echo
+	echo "== $storage ($fstype), image of $(( img_size / 1048576 )) MiB"
+	printf '%-4s %12s %12s %12s %10s %12s %12s %12s %10s\n' run dd-write fs-write ratio \
+		cpu-s dd-read fs-read ratio cpu-s
+	dw=() fw=() wr=() wc=() dr=() fr=() rr=() rc=()
+	for run in $(seq "$runs"); do
+		# ceiling: dd with O_DIRECT to and from the same storage
+		rm -f "$dir/dd.out"
+		direct=oflag=direct
+		if ! dd if="$src" of="$dir/dd.out" bs=1M oflag=direct count=0 2>/dev/null; then
+			direct=
+			caches_note="${caches_note:+$caches_note; }O_DIRECT unsupported on $storage, dd ran buffered with conv=fsync"
+		fi
+		drop_caches
+		t0=$(now)
+		if [ -n "$direct" ]; then
+			dd if="$src" of="$dir/dd.out" bs=1M oflag=direct status=none
+		else
+			dd if="$src" of="$dir/dd.out" bs=1M conv=fsync status=none
+		fi
+		t1=$(now)
+		ddw=$(mbps "$bytes" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+		drop_caches
+		t0=$(now)
+		if [ -n "$direct" ]; then
+			dd if="$dir/dd.out" of=/dev/null bs=1M iflag=direct status=none
+		else
+			dd if="$dir/dd.out" of=/dev/null bs=1M status=none
+		fi
+		t1=$(now)
+		ddr=$(mbps "$bytes" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+		rm -f "$dir/dd.out"
+
+		# write: fresh volume, cp, unmount, until the daemon has exited
+		rm -f "$img"
+		"$bin/mkfs.fusetape" -q --image-size "$img_size" -n bench "$img"
+		drop_caches
+		mount_volume "$img" "$work/cpu-write"
+		t0=$(now)
+		cp "$src" "$mnt/file.bin"
+		unmount_volume
+		t1=$(now)
+		fsw=$(mbps "$bytes" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+		cpuw=$(cpu_seconds "$work/cpu-write")
+
+		# read: fresh mount, cat to /dev/null; then verify untimed
+		drop_caches
+		mount_volume "$img" "$work/cpu-read"
+		t0=$(now)
+		cat "$mnt/file.bin" >/dev/null
+		t1=$(now)
+		fsr=$(mbps "$bytes" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+		got=$(sha256sum <"$mnt/file.bin" | cut -d' ' -f1)
+		unmount_volume
+		cpur=$(cpu_seconds "$work/cpu-read")
+		[ "$got" = "$src_sum" ] || die "run $run on $storage: the file read back differs from the source"
+
+		printf '%-4s %9s MB/s %7s MB/s %12s %10s %7s MB/s %7s MB/s %12s %10s\n' "$run" \
+			"$ddw" "$fsw" "$(ratio "$fsw" "$ddw")" "$cpuw" "$ddr" "$fsr" \
+			"$(ratio "$fsr" "$ddr")" "$cpur"
+		dw+=("$ddw") fw+=("$fsw") wr+=("$(ratio "$fsw" "$ddw")") wc+=("$cpuw")
+		dr+=("$ddr") fr+=("$fsr") rr+=("$(ratio "$fsr" "$ddr")") rc+=("$cpur")
+	done
+	line=$(printf '%-4s %9s MB/s %7s MB/s %12s %10s %7s MB/s %7s MB/s %12s %10s' median \
+		"$(echo "${dw[*]}" | median)" "$(echo "${fw[*]}" | median)" \
+		"$(echo "${wr[*]}" | median)" "$(echo "${wc[*]}" | median)" \
+		"$(echo "${dr[*]}" | median)" "$(echo "${fr[*]}" | median)" \
+		"$(echo "${rr[*]}" | median)" "$(echo "${rc[*]}" | median)")
+	echo "$line"
+	summary+=("$storage ($fstype): $line")
+	rm -rf "$dir"
+done
+
+echo
+echo "== medians ($mib MiB, $runs runs; cpu-s = daemon user+sys for the whole mount; ratio = fs / dd O_DIRECT)"
+for s in "${summary[@]}"; do echo "$s"; done
+[ -z "$caches_note" ] || echo "note: $caches_note"
+echo "every read-back matched the source (sha256 $src_sum)"

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "tool.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ltfs/ltfs.h"
+
+/* Length of the UTF-8 sequence starting at s, 0 if it is not well-formed
+ * (overlong forms, surrogates and code points past U+10FFFF rejected). */
+static size_t utf8_seq(const unsigned char *s)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+const char *tool_check_name(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (strlen(s) > LTFS_NAME_MAX)
+		return "longer than 255 bytes";
+	while (*p) {
+		size_t n = utf8_seq(p);
+
+		if (n == 0)
+			return "not valid UTF-8";
+		if (n == 1 && (*p < 0x20 || *p == 0x7f))
+			return "contains a control character";
+		if (*p == '/')
+			return "contains '/'";
+		p += n;
+	}
+	return NULL;
+}
+
+void tool_format_time(const struct timespec *ts, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t sec = ts->tv_sec;
+
+	if (!gmtime_r(&sec, &tm)) {
+		snprintf(buf, len, "(invalid time)");
+		return;
+	}
+	snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d.%09ld UTC", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (long)ts->tv_nsec);
+}
