@@ -1,0 +1,19 @@
+# lib/tape: the tape model (tape.h) and its backends.
+LIB_SRCS += lib/tape/tape.c
+LIB_SRCS += lib/tape/tape_image.c
+LIB_LIBS += -luuid
+
+# tape.c carries stand-ins for the drive backends until their files are
+# listed above; it must know when they are, because a weak definition in an
+# archive member is never replaced by a strong one from another member.
+$(B)/lib/tape/tape.o: CFLAGS += $(if $(filter lib/tape/tape_st.c,$(LIB_SRCS)),-DTAPE_HAVE_ST) \
+	$(if $(filter lib/tape/tape_tapedma.c,$(LIB_SRCS)),-DTAPE_HAVE_TAPEDMA)
+$(B)/lib/tape/tape.o: lib/tape/module.mk
+
+# fusetape-image lives in mkfs/ but is listed here (mkfs/module.mk belongs
+# to mkfs.fusetape).
+PROGS += fusetape-image
+fusetape-image_SRCS := mkfs/fusetape-image.c
+fusetape-image_DIR := bin
+
+MANPAGES += man/fusetape-image.1 man/fusetape-image.5
