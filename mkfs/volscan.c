@@ -503,6 +503,11 @@ int vs_find_last_index(struct tape *t, uint32_t part, uint64_t limit,
 		return -ENOMEM;
 	}
 	rc = filemark_before(t, part, limit, &trailing, err);
+	/* Records after the last filemark that start like XML: an index
+	 * whose write was cut off before its trailing filemark. */
+	if (rc == 0 && trailing + 1 < limit && skipped_candidates &&
+	    looks_like_xml(t, part, trailing + 1, rec, blocksize))
+		(*skipped_candidates)++;
 	while (rc == 0) {
 		if (trailing < first_possible_fm + 1) {
 			rc = -ENOENT;
