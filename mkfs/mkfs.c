@@ -46,6 +46,8 @@ struct options {
 };
 
 static bool quiet;
+/* The image this run created, removed again if formatting fails. */
+static const char *created_image;
 
 static void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void info(const char *fmt, ...)
@@ -64,6 +66,7 @@ static void fail(const char *fmt, ...)
 {
 	va_list ap;
 
+	fflush(stdout);
 	fprintf(stderr, PROG ": ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -243,9 +246,11 @@ static int make_image(const struct options *o)
 	struct tape_image_params p = { 0 };
 	char err[256] = "";
 	struct stat st;
+	bool existed = false;
 	int rc;
 
 	if (stat(o->device, &st) == 0) {
+		existed = true;
 		if (!S_ISREG(st.st_mode)) {
 			fail("%s exists and is not a regular file; --image-size only creates "
 			     "image files", o->device);
@@ -271,6 +276,8 @@ static int make_image(const struct options *o)
 		fail("cannot create image %s: %s", o->device, err[0] ? err : strerror(-rc));
 		return rc;
 	}
+	if (!existed)
+		created_image = o->device;
 	info("Created virtual tape image %s (%" PRIu64 " bytes, sparse)\n", o->device,
 	     o->image_size);
 	return 0;
@@ -453,5 +460,7 @@ int main(int argc, char **argv)
 
 failed:
 	tape_close(t);
+	if (created_image && unlink(created_image) == 0)
+		fprintf(stderr, PROG ": removed the image %s again\n", created_image);
 	return EXIT_FAILED;
 }

@@ -12,6 +12,11 @@ expect_rc 8 "DEVICE that does not exist" $T/out "$FSCK" $img
 expect_grep "missing DEVICE named" $T/out 'does not exist'
 head -c 65536 /dev/urandom >$T/junk
 expect_rc 8 "not a tape image" $T/out "$FSCK" $T/junk
+if [ -x "$BIN/fusetape-image" ]; then
+	"$BIN/fusetape-image" create -s 64M $T/blank.img >/dev/null 2>&1
+	expect_rc 8 "a blank tape is an operational error" $T/out "$FSCK" $T/blank.img
+	expect_grep "blank tape: not an LTFS volume" $T/out 'is not an LTFS volume: partition 0 label: partition is blank'
+fi
 
 expect_rc 0 "mkfs" $T/out "$MKFS" --image-size 128M -n crashvol $img
 expect_rc 0 "fsck of a fresh volume" $T/out "$FSCK" $img

@@ -87,18 +87,23 @@ expect_rc 0 "--index-partition-size" $T/mk4 "$MKFS" -f --index-partition-size 8M
 expect_grep "index partition of 8 MiB" $T/mk4 'partition 0  8388608 bytes'
 expect_rc 16 "--index-partition-size under 16 blocks" $T/out "$MKFS" -f --index-partition-size 1M $img
 
-# write protection
+# write protection, and a blank image made by fusetape-image
 if [ -x "$BIN/fusetape-image" ]; then
 	cp --sparse=always $img $T/wp.img
-	if "$BIN/fusetape-image" write-protect $T/wp.img >$T/out 2>&1 ||
-	   "$BIN/fusetape-image" protect $T/wp.img >$T/out 2>&1; then
+	if "$BIN/fusetape-image" set --read-only $T/wp.img >$T/out 2>&1; then
 		expect_rc 1 "write-protected image" $T/out "$MKFS" -f $T/wp.img
 		expect_grep "write protection named" $T/out 'write-protected'
+		uuid4=$(printed_uuid $T/mk4)
+		check "the write-protected volume is unchanged" \
+			bash -c "'$FSCK' -v $T/wp.img | grep -q 'UUID $uuid4'"
 	else
-		skip "write-protected image" "fusetape-image has no write-protect command: $(head -1 $T/out)"
+		not_ok "fusetape-image set --read-only"; diag <$T/out
 	fi
+	"$BIN/fusetape-image" create -s 64M $T/blank.img >$T/out 2>&1
+	expect_rc 0 "mkfs on a blank image from fusetape-image" $T/out "$MKFS" $T/blank.img
+	expect_rc 0 "fsck of that volume" $T/out "$FSCK" $T/blank.img
 else
-	skip "write-protected image (flag)" "fusetape-image not built"
+	skip "write-protected image" "fusetape-image not built"
 fi
 cp --sparse=always $img $T/immutable.img
 if chattr +i $T/immutable.img 2>/dev/null; then
