@@ -785,8 +785,16 @@ static int scan_partition(struct image *im, uint32_t part, uint64_t *max_seq,
 
 			if (ok && e.seq > *max_seq)
 				*max_seq = e.seq;
-			if (!ok || !entry_follows(&im->h, part, &e, prev_seq, ps->data_end))
+			if (!ok || !entry_follows(&im->h, part, &e, prev_seq, ps->data_end)) {
+				/* The protocol keeps the highest seq at or before EOD;
+				 * the stale entries already in the buffer are a free
+				 * second line of defence should that entry be damaged. */
+				for (i++; i < cnt; i++)
+					if (decode_entry(&im->h, part, buf + i * ENTRY_SIZE, &e) &&
+					    e.seq > *max_seq)
+						*max_seq = e.seq;
 				goto done;
+			}
 			prev_seq = e.seq;
 			if (e.type == ENTRY_FILEMARK) {
 				err = fm_push(ps, n);
