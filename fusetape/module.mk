@@ -7,3 +7,13 @@ fusetape_DIR := bin
 ifneq ($(filter lib/ltfs/%,$(LIB_SRCS)),)
 PROGS += fusetape
 endif
+MANPAGES += man/fusetape.1
+
+# tests/host/fs-probe: the errno of one system call, for tests/host/fs-*.sh.
+# Built with "make tests", outside $(B)/tests so the runner does not take
+# it for a unit test.
+FS_PROBE := $(B)/testbin/fs-probe
+tests: $(FS_PROBE)
+$(FS_PROBE): tests/host/fs-probe.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
