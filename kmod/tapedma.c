@@ -187,7 +187,8 @@ static int tapedma_check_limits(struct tapedma_io *io)
 {
 	struct request_queue *q = io->td->sdev->request_queue;
 
-	if ((io->first_off | io->len) & tapedma_dma_mask(q)) {
+	/* like st: the address must suit the HBA's DMA, the length only its padding */
+	if ((io->first_off & tapedma_dma_mask(q)) || (io->len & q->dma_pad_mask)) {
 		pr_debug("tapedma%d: buffer offset %lu length %u not aligned to %lu\n",
 			 io->td->index, io->first_off, io->len,
 			 tapedma_dma_mask(q) + 1);
