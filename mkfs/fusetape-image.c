@@ -37,7 +37,8 @@ static void usage(FILE *f)
 		"                              capacity of partition I; the last one\n"
 		"                              left out gets the rest\n"
 		"  -e, --early-warning SIZE    warn this far before a partition's end\n"
-		"                              (default 1%% of SIZE, at least 64K)\n"
+		"                              (default 1%% of SIZE, at least 64K, at most\n"
+		"                              a quarter of the smallest partition)\n"
 		"  -m, --max-record SIZE       largest record (default 8M, at most 16M)\n"
 		"  -b, --barcode TEXT          volume barcode (up to 32 characters)\n"
 		"  -r, --read-only             create it write-protected\n"
@@ -274,7 +275,8 @@ static int cmd_info(int argc, char **argv)
 	printf("barcode:        %s\n", info.barcode[0] ? info.barcode : "(none)");
 	print_size("capacity:       ", info.capacity);
 	print_size("file size:      ", info.file_size);
-	print_size("early warning:  ", info.early_warning);
+	printf("early warning:  %" PRIu64 " bytes%s\n", info.early_warning,
+	       info.early_warning_auto ? " (automatic)" : "");
 	print_size("max record:     ", info.max_record);
 	printf("write protect:  %s\n", info.write_protected ? "yes" : "no");
 	printf("generation:     %" PRIu64 "\n", info.format_generation);

@@ -132,7 +132,8 @@ struct image {
 	uint32_t cur_part;
 	uint64_t cur_block;
 	uint64_t next_seq;
-	uint64_t early_warning;
+	uint64_t early_warning;	/* in effect for this handle */
+	bool early_warning_set;	/* by tape_set_early_warning(): survives format */
 	unsigned mam_slot;	/* slot holding the current attributes */
 	uint64_t mam_gen;
 	struct mam_attr *attrs;
@@ -451,6 +452,31 @@ static uint64_t layout_end(const struct hdr *h)
 			end = e;
 	}
 	return end;
+}
+
+/*
+ * The early warning of an image created without one: 1% of the cartridge
+ * (at least 64 KiB), but no more than a quarter of the smallest partition,
+ * so that a small LTFS index partition next to a big data partition does
+ * not warn from its first record on.
+ */
+static uint64_t auto_early_warning(const struct hdr *h)
+{
+	uint64_t ew = align_up(h->capacity / 100), smallest = UINT64_MAX;
+
+	if (ew < TAPE_IMAGE_MIN_DEFAULT_EW)
+		ew = TAPE_IMAGE_MIN_DEFAULT_EW;
+	for (unsigned i = 0; i < h->partitions; i++)
+		if (h->p[i].data_size < smallest)
+			smallest = h->p[i].data_size;
+	if (ew > align_down(smallest / 4))
+		ew = align_down(smallest / 4);
+	return ew;
+}
+
+static uint64_t effective_early_warning(const struct hdr *h)
+{
+	return h->early_warning ? h->early_warning : auto_early_warning(h);
 }
 
 /* Check that a decoded header describes a possible image; explain if not. */
@@ -984,13 +1010,7 @@ int tape_image_create(const char *path, const struct tape_image_params *p,
 			h.max_record, TAPE_IMAGE_MAX_RECORD);
 		return -EINVAL;
 	}
-	if (p->early_warning) {
-		h.early_warning = p->early_warning;
-	} else {
-		h.early_warning = align_up(h.capacity / 100);
-		if (h.early_warning < TAPE_IMAGE_MIN_DEFAULT_EW)
-			h.early_warning = TAPE_IMAGE_MIN_DEFAULT_EW;
-	}
+	h.early_warning = p->early_warning;	/* 0: automatic, see auto_early_warning() */
 	if (h.early_warning >= h.capacity) {
 		set_err(errbuf, errlen, "early warning %" PRIu64 " must be smaller than the capacity %" PRIu64,
 			h.early_warning, h.capacity);
@@ -1261,7 +1281,7 @@ int tape_image_open(const char *path, unsigned flags, struct tape **out,
 	}
 	im->medium_protected = im->h.flags & FLAG_WRITE_PROTECTED;
 	im->t.readonly = !want_rw || im->medium_protected;
-	im->early_warning = im->h.early_warning;
+	im->early_warning = effective_early_warning(&im->h);
 	im->loaded = true;
 	fill_identity(im);
 	im->t.caps = (struct tape_caps){
@@ -1423,10 +1443,10 @@ static ssize_t image_write(struct tape *t, const void *buf, size_t len)
 	if (n < ps->eod) {
 		/* Cut the tape at n first: if we die writing the data, n is EOD. */
 		e = (struct entry){ .seq = im->next_seq++, .data_off = off, .type = ENTRY_TOMBSTONE };
-		truncate_at(ps, n, off);
 		err = write_entry(im, part, n, &e);
 		if (err)
 			return medium_error(t, err);
+		truncate_at(ps, n, off);
 	}
 	err = pwrite_full(im->fd, buf, len, hp->data_off + off);
 	if (err)
@@ -1683,6 +1703,8 @@ static int image_format(struct tape *t, unsigned nparts, const uint64_t *sizes)
 	if (err)
 		return medium_error(t, err);
 	im->h = h;
+	if (!im->early_warning_set)
+		im->early_warning = effective_early_warning(&h);
 	/* Erase: give the old data back to the host filesystem (best effort). */
 	(void)fallocate(im->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			(off_t)LAYOUT_START, (off_t)(im->file_size - LAYOUT_START));
@@ -1696,6 +1718,7 @@ static int image_format(struct tape *t, unsigned nparts, const uint64_t *sizes)
 static int image_set_early_warning(struct tape *t, uint64_t bytes)
 {
 	IM(t)->early_warning = bytes;
+	IM(t)->early_warning_set = true;
 	return 0;
 }
 
@@ -1806,7 +1829,8 @@ int tape_image_get_info(struct tape *t, struct tape_image_info *info)
 	info->version = im->h.version;
 	uuid_unparse_lower(im->h.uuid, info->uuid);
 	info->capacity = im->h.capacity;
-	info->early_warning = im->h.early_warning;
+	info->early_warning = effective_early_warning(&im->h);
+	info->early_warning_auto = im->h.early_warning == 0;
 	info->max_record = im->h.max_record;
 	info->write_protected = im->medium_protected;
 	snprintf(info->barcode, sizeof(info->barcode), "%s", im->h.barcode);

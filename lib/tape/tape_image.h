@@ -26,7 +26,7 @@
  *  - A read-write handle holds an exclusive flock() on the file and a
  *    read-only handle a shared one: a second writer gets -EBUSY.
  *  - tape_set_early_warning() lasts for the handle; the default stored in
- *    the image is set at creation.
+ *    the image is set at creation (see tape_image_params.early_warning).
  *  - tape_unload() rewinds; afterwards everything but tape_load() and
  *    tape_close() fails with -ENOMEDIUM / NOT_READY.
  */
@@ -46,7 +46,8 @@
 #define TAPE_IMAGE_MIN_PARTITION (64u << 10)	/* smallest partition, bytes */
 #define TAPE_IMAGE_EXTRA_ENTRIES 1024u		/* table slots beyond one per block */
 #define TAPE_IMAGE_DEFAULT_SIZE (2ull << 30)
-/* Default early warning: 1% of the cartridge, at least this, 4 KiB-rounded. */
+/* Automatic early warning: 1% of the cartridge, at least this, 4 KiB-rounded
+ * (and at most a quarter of the smallest partition). */
 #define TAPE_IMAGE_MIN_DEFAULT_EW (64u << 10)
 
 /* tape_open() flag only the image backend knows: take no lock (for tools
@@ -58,8 +59,10 @@ struct tape_image_params {
 	unsigned partitions;	/* 1..4; 0 = 1 */
 	/* Capacity of each partition; 0 for the last one means "the rest". */
 	uint64_t partition_size[TAPE_MAX_PARTITIONS];
-	/* Distance before a partition's end at which writes warn; 0 = default
-	 * (1% of size, at least 64 KiB).  Use tape_set_early_warning() for 0. */
+	/* Distance before a partition's end at which writes warn.  0 = automatic:
+	 * 1% of size, at least 64 KiB, at most a quarter of the smallest
+	 * partition, recomputed when the tape is re-partitioned.  (For no
+	 * warning at all use tape_set_early_warning(t, 0).) */
 	uint64_t early_warning;
 	uint32_t max_record;	/* 0 = 8 MiB; at most 16 MiB */
 	bool readonly;		/* set the write-protect flag in the image */
@@ -94,7 +97,8 @@ struct tape_image_info {
 	uint32_t version;
 	char uuid[37];
 	uint64_t capacity;
-	uint64_t early_warning;	/* stored default */
+	uint64_t early_warning;	/* stored default, in bytes */
+	bool early_warning_auto;	/* ... computed from the layout (none given at creation) */
 	uint32_t max_record;
 	bool write_protected;	/* flag in the image */
 	char barcode[33];

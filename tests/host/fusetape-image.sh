@@ -89,11 +89,12 @@ expect_grep "info shows it cleared" '^write protect: +no$'
 expect_rc 2 "set without a flag" "$FI" set "$img"
 expect_rc 1 "set on a missing file" "$FI" set --read-only "$T/missing.img"
 
-expect_rc 0 "create --force over it, 4 partitions, read-only" "$FI" create --force --size 16M -p 4 -P 0:1M,1:2M,2:3M --read-only "$img"
+expect_rc 0 "create --force over it, 4 partitions, read-only" "$FI" create --force --size 1G -p 4 -P 0:1M,1:2M,2:3M --read-only "$img"
 "$FI" info "$img" >"$T/out" 2>&1
 expect_grep "4 partitions" '^partitions: +4$'
-expect_grep "last partition gets the rest (10 MiB)" '^  capacity: +10485760 bytes'
+expect_grep "last partition gets the rest (1018 MiB)" '^  capacity: +1067450368 bytes'
 expect_grep "created write protected" '^write protect: +yes$'
+expect_grep "automatic early warning: a quarter of the 1 MiB partition" '^early warning: +262144 bytes \(automatic\)'
 
 head -c 100000 /dev/urandom >"$T/junk"
 expect_rc 1 "info on a random file" "$FI" info "$T/junk"

@@ -437,6 +437,33 @@ static void test_early_warning_and_eom(void)
 	tape_close(t);
 }
 
+static void test_auto_early_warning(void)
+{
+	struct tape *t = create_and_open(256 * MiB, NULL);
+	struct tape_medium m;
+	uint64_t sizes[2] = { 1 * MiB, 0 };
+
+	CHECK(t != NULL, "256 MiB image");
+	if (!t)
+		return;
+	tape_medium_info(t, &m);
+	CHECK_EQ(m.early_warning, (256 * MiB / 100 + 4095) / 4096 * 4096, "automatic: 1%% of the capacity");
+	CHECK_EQ(tape_format(t, 2, sizes), 0, "format with a 1 MiB partition 0");
+	tape_medium_info(t, &m);
+	CHECK_EQ(m.early_warning, 256 * KiB, "automatic: a quarter of the smallest partition");
+	tape_locate(t, 0, 0);
+	CHECK_EQ(write_seed(t, 700 * KiB, 1), 700 * KiB, "700 KiB in the 1 MiB partition");
+	CHECK_EQ(tape_last(t)->sense, TAPE_SENSE_NONE, "... no warning yet");
+	CHECK_EQ(write_seed(t, 100 * KiB, 2), 100 * KiB, "100 KiB more");
+	CHECK_EQ(tape_last(t)->sense, TAPE_SENSE_EARLY_WARNING, "... warns");
+	CHECK_EQ(tape_set_early_warning(t, 12345), 0, "set early warning by hand");
+	sizes[0] = 2 * MiB;
+	CHECK_EQ(tape_format(t, 2, sizes), 0, "format again");
+	tape_medium_info(t, &m);
+	CHECK_EQ(m.early_warning, 12345, "a value set by hand survives format");
+	tape_close(t);
+}
+
 static void test_write_protect(void)
 {
 	struct tape_image_params p = { .size = 4 * MiB };
@@ -1114,8 +1141,10 @@ static void test_open_errors(void)
 	CHECK(t == NULL, "... *out is NULL");
 	CHECK(strstr(errbuf, "/nonexistent/x.img") != NULL, "... message names the path");
 	CHECK_EQ(tape_open(dir, 0, &t, errbuf, sizeof(errbuf)), -EINVAL, "a directory: -EINVAL");
-	CHECK_EQ(tape_open("/dev/null", 0, &t, errbuf, sizeof(errbuf)), -ENOTSUP,
-		 "a character device without the st backend: -ENOTSUP");
+	t = (struct tape *)1;
+	errbuf[0] = '\0';
+	CHECK(tape_open("/dev/null", 0, &t, errbuf, sizeof(errbuf)) < 0 && t == NULL && errbuf[0],
+	      "a character device that is no tape is refused: %s", errbuf);
 	CHECK_EQ(tape_close(NULL), 0, "tape_close(NULL)");
 	CHECK(strcmp(tape_sense_name(TAPE_SENSE_EOD), "end of data") == 0, "sense names");
 }
@@ -1146,6 +1175,7 @@ int main(void)
 	test_big_records();
 	test_overwrite_truncates();
 	test_early_warning_and_eom();
+	test_auto_early_warning();
 	test_write_protect();
 	test_partitions();
 	test_space();
