@@ -809,21 +809,38 @@ static void test_two_writers(void)
 /*
  * A writer killed with SIGKILL: every record it was told was written must
  * be there, byte-identical; after them only EOD (or, at most, the one
- * record in flight).
+ * record in flight).  The child starts over at block 0 every `restart`
+ * records, so later kills land in the middle of overwrites too.
  */
-static void test_kill9(void)
+struct kill_plan {
+	const char *what;
+	uint32_t kill_after;	/* acknowledged records before the kill */
+	uint32_t restart;	/* records per pass */
+	uint32_t fm_every;	/* a filemark after every fm_every-th record */
+	uint32_t min_len, len_range;
+};
+
+static size_t kill_len(const struct kill_plan *k, uint32_t i)
 {
-	struct tape_image_params p = { .size = 64 * MiB };
+	return k->min_len + (size_t)(i * 7919u) % k->len_range;
+}
+
+static void kill9_round(const struct kill_plan *k)
+{
+	struct tape_image_params p = { .size = 256 * MiB };
 	const char *path = create_image(&p);
+	size_t bufsize = k->min_len + k->len_range;
 	int pipefd[2];
 	pid_t pid;
-	uint32_t acked = 0, v;
+	uint32_t acked = 0, v, first, bad = 0;
 	struct tape *t;
 	uint8_t *buf;
+	ssize_t n;
 
-	CHECK(path != NULL, "kill -9 image");
-	if (!path || pipe(pipefd) < 0)
+	if (!path || pipe(pipefd) < 0) {
+		CHECK(0, "%s: set up", k->what);
 		return;
+	}
 	pid = fork();
 	if (pid == 0) {
 		struct tape *c = NULL;
@@ -831,67 +848,77 @@ static void test_kill9(void)
 		if (tape_open(path, 0, &c, NULL, 0) < 0)
 			_exit(1);
 		for (uint32_t i = 0;; i++) {
-			/* overwrite from the start every 300 records, to kill mid-truncation too */
-			if (i % 300 == 0 && i) {
+			if (i % k->restart == 0 && i)
 				tape_locate(c, 0, 0);
-			}
-			if (write_seed(c, 1000 + (i * 7919) % 60000, i) < 0)
+			if (write_seed(c, kill_len(k, i), i) < 0)
 				_exit(2);
-			if (i % 50 == 49)
+			if (i % k->fm_every == k->fm_every - 1)
 				tape_write_filemarks(c, 1);
 			if (write(pipefd[1], &i, sizeof(i)) != sizeof(i))
 				_exit(3);
 		}
 	}
 	close(pipefd[1]);
-	/* let it write a while, then kill it */
 	while (read(pipefd[0], &v, sizeof(v)) == sizeof(v)) {
 		acked = v + 1;
-		if (acked >= 700)
+		if (acked >= k->kill_after)
 			break;
 	}
 	kill(pid, SIGKILL);
-	/* records acknowledged while we were killing it */
-	while (read(pipefd[0], &v, sizeof(v)) == sizeof(v))
+	while (read(pipefd[0], &v, sizeof(v)) == sizeof(v))	/* acknowledged meanwhile */
 		acked = v + 1;
 	close(pipefd[0]);
 	waitpid(pid, NULL, 0);
-	CHECK(acked >= 700, "child acknowledged %u records", acked);
+	CHECK(acked >= k->kill_after, "%s: child acknowledged %u records", k->what, acked);
 
 	t = open_image(path, 0);
-	CHECK(t != NULL, "image opens after kill -9");
+	CHECK(t != NULL, "%s: image opens after kill -9", k->what);
 	if (!t)
 		return;
-	buf = malloc(70000);
-	/* The child's tape holds records from the last restart at a multiple of 300. */
-	uint32_t first = (acked - 1) / 300 * 300, bad = 0, i;
-	for (i = first; i < acked; i++) {
-		size_t len = 1000 + (i * 7919) % 60000;
-		ssize_t n = tape_read(t, buf, 70000);
+	buf = malloc(bufsize);
+	/* The tape holds the records of the current pass. */
+	first = (acked - 1) / k->restart * k->restart;
+	for (uint32_t i = first; i < acked; i++) {
+		size_t len = kill_len(k, i);
+		n = tape_read(t, buf, bufsize);
 		if (n != (ssize_t)len || !same(buf, len, i)) {
 			bad++;
 			printf("#   record %u: read %zd want %zu\n", i, n, len);
 			break;
 		}
-		if (i % 50 == 49 && tape_read(t, buf, 70000) != 0) {
+		if (i % k->fm_every == k->fm_every - 1 && tape_read(t, buf, bufsize) != 0) {
 			bad++;
 			printf("#   filemark after record %u missing\n", i);
 			break;
 		}
 	}
-	CHECK_EQ(bad, 0, "all %u acknowledged records since the last restart are intact", acked - first);
-	/* At most one record (and its filemark) can be beyond the last acknowledged one. */
-	ssize_t n = tape_read(t, buf, 70000);
+	CHECK_EQ(bad, 0, "%s: all %u acknowledged records of the last pass intact", k->what,
+		 acked - first);
+	n = tape_read(t, buf, bufsize);
 	if (n > 0) {
-		CHECK(same(buf, (size_t)n, acked) && (size_t)n == 1000 + (acked * 7919) % 60000,
-		      "the record in flight is complete");
-		n = tape_read(t, buf, 70000);
+		CHECK((size_t)n == kill_len(k, acked) && same(buf, (size_t)n, acked),
+		      "%s: the record in flight is complete", k->what);
+		n = tape_read(t, buf, bufsize);
 		if (n == 0)
-			n = tape_read(t, buf, 70000);
+			n = tape_read(t, buf, bufsize);
 	}
-	CHECK_EQ(n, -ENODATA, "then end of data");
+	CHECK_EQ(n, -ENODATA, "%s: then end of data, no stale records", k->what);
+	/* and the tape goes on from there */
+	CHECK(write_seed(t, 1000, 5) == 1000 && tape_close(t) == 0, "%s: writing on works", k->what);
 	free(buf);
-	tape_close(t);
+}
+
+static void test_kill9(void)
+{
+	static const struct kill_plan plans[] = {
+		{ "kill while appending", 150, 300, 50, 1000, 60000 },
+		{ "kill while overwriting", 450, 300, 50, 1000, 60000 },
+		{ "kill during big overwrites", 40, 16, 4, 1 << 20, 3 << 20 },
+		{ "kill with tiny records", 3000, 1000, 7, 1, 100 },
+	};
+
+	for (size_t i = 0; i < sizeof(plans) / sizeof(plans[0]); i++)
+		kill9_round(&plans[i]);
 }
 
 /* Little-endian helpers for tests that write the on-disk format themselves,
