@@ -17,3 +17,4 @@ fusetape-image_SRCS := mkfs/fusetape-image.c
 fusetape-image_DIR := bin
 
 MANPAGES += man/fusetape-image.1 man/fusetape-image.5
+LIB_SRCS += lib/tape/tape_st.c

@@ -1,0 +1,1027 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tape_st.c - the tape.h contract for a drive behind the Linux st driver
+ * (/dev/nstN), with read(2)/write(2) for records and the mtio ioctls for
+ * everything else.
+ *
+ * The st path promises little, so this backend trusts little:
+ *  - Position.  Drives (tgt's emulation among them) may answer READ
+ *    POSITION with zeros and refuse LOCATE, and their SPACE commands may
+ *    count filemarks as blocks or land one object off when spacing back
+ *    over filemarks.  So the backend never asks the drive where it is.  It
+ *    rewinds at open and keeps the position itself, together with a map of
+ *    the objects it has seen: the prefix [0, known) of the tape whose
+ *    filemark positions are all known (and EOD, once reached).  Inside
+ *    that prefix, space and locate are arithmetic; the drive is moved only
+ *    when data has to flow, and then only with commands whose result does
+ *    not depend on those quirks: SPACE forward over records between two
+ *    known filemarks, SPACE forward over exactly one filemark, SPACE back
+ *    over records with no filemark in between, and REWIND.  Beyond the
+ *    prefix the backend learns the tape by reading it, which is exact on
+ *    every drive (and slow on a long real tape: use tapedma.ko there).
+ *  - End of data.  st may turn a BLANK CHECK into a "record" of zeros the
+ *    size of the read buffer (6.1 with tgt) and leaves its own state at
+ *    end of medium; such a read is recognised by st's EOD/EOT status bits
+ *    and never reaches a caller.
+ *  - Short buffers.  tgt returns wrong data for a variable-block read whose
+ *    buffer is more than the record but less than twice it; a read that
+ *    comes back in that window is repeated with a buffer of exactly the
+ *    record's length.  Reads always ask for at least the largest record
+ *    seen so far (twice it, up to the drive's limit), through an internal
+ *    buffer when the caller's is smaller, so callers get the contract of
+ *    tape_read() whatever the record sizes.
+ *  - Filemarks st writes by itself.  st appends a filemark when a handle
+ *    that last wrote is closed, rewound or spaced back.  Before any of
+ *    those the backend flushes with WRITE FILEMARKS 0, after which st
+ *    writes nothing of its own.  (If the process dies right after a write,
+ *    the kernel's close still appends one.)
+ *  - End of medium.  st reports the early-warning zone as ENOSPC on the
+ *    write after the one that entered it and lets the next one through;
+ *    tgt reports its capacity the same way but may or may not have stored
+ *    the record.  After an ENOSPC the backend re-reads the tape to see
+ *    whether the record is there, so the caller learns the truth: written
+ *    (sense EARLY_WARNING) or not (ENOSPC, EOM).
+ * There are no partitions, MAM attributes or formatting through st.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mtio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <scsi/sg.h>
+
+#include "tape/tape_backend.h"
+
+#define SCSI_TAPE_MAJOR_NUMBER 9
+#define ST_MINOR_NOREWIND 0x80
+#define SPACE_MAX 0x7FFFFF		/* SPACE(6) count field */
+#define WEOF_MAX 0xFFFF			/* filemarks per WRITE FILEMARKS we issue */
+#define READ_FLOOR (256u << 10)		/* smallest read buffer we ask for */
+#define FALLBACK_MAX_BLOCK (512u << 10)	/* when READ BLOCK LIMITS is refused */
+
+enum object { OBJ_RECORD, OBJ_FILEMARK, OBJ_EOD, OBJ_TOO_LONG };
+
+struct st_tape {
+	struct tape t;			/* first: tape.c hands us &t */
+	int fd;
+	bool loaded;
+	uint32_t max_block, min_block;	/* the drive's READ BLOCK LIMITS */
+	uint32_t largest;		/* largest record seen or written */
+	uint8_t *buf;			/* caps.max_record bytes, for short caller buffers */
+
+	uint64_t pos;			/* logical position: what the caller sees */
+	uint64_t phys;			/* where the drive is, if phys_known */
+	bool phys_known;
+	bool writing;			/* st's last operation was a write */
+
+	/* The map: objects [0, known) are known; so is EOD if eod_known (== known). */
+	uint64_t known;
+	bool eod_known;
+	uint64_t *fm;			/* sorted positions of the filemarks below known */
+	size_t nfm, fmcap;
+};
+
+#define ST(t) ((struct st_tape *)(t))
+
+static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errbuf || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the map ------------------------------------------------------------ */
+
+/* Index of the first known filemark at or after n. */
+static size_t fm_lower_bound(const struct st_tape *s, uint64_t n)
+{
+	size_t lo = 0, hi = s->nfm;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->fm[mid] < n)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool is_filemark(const struct st_tape *s, uint64_t n)
+{
+	size_t i = fm_lower_bound(s, n);
+
+	return i < s->nfm && s->fm[i] == n;
+}
+
+static int fm_push(struct st_tape *s, uint64_t n)
+{
+	if (s->nfm == s->fmcap) {
+		size_t cap = s->fmcap ? s->fmcap * 2 : 64;
+		uint64_t *p = realloc(s->fm, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		s->fm = p;
+		s->fmcap = cap;
+	}
+	s->fm[s->nfm++] = n;
+	return 0;
+}
+
+/* Forget everything from object n on: the tape there is unknown again. */
+static void forget_from(struct st_tape *s, uint64_t n)
+{
+	if (n > s->known)
+		return;
+	s->nfm = fm_lower_bound(s, n);
+	s->known = n;
+	s->eod_known = false;
+}
+
+/* Something was written at n: the tape ends after what was written. */
+static void cut_at(struct st_tape *s, uint64_t n)
+{
+	s->nfm = fm_lower_bound(s, n);
+	s->known = n;
+	s->eod_known = true;
+}
+
+static void forget_all(struct st_tape *s)
+{
+	s->nfm = 0;
+	s->known = 0;
+	s->eod_known = false;
+	s->pos = 0;
+	s->phys_known = false;
+}
+
+/* ---- the drive ------------------------------------------------------------ */
+
+/*
+ * One mtio operation.  If st's last operation was a write, flush first with
+ * WRITE FILEMARKS 0: otherwise st itself writes a filemark before REWIND
+ * and backward spaces.
+ */
+static int mt(struct st_tape *s, short op, int count)
+{
+	struct mtop m = { .mt_op = op, .mt_count = count };
+
+	if (s->writing && op != MTWEOF && op != MTNOP) {
+		struct mtop flush = { .mt_op = MTWEOF, .mt_count = 0 };
+
+		if (ioctl(s->fd, MTIOCTOP, &flush) < 0)
+			return -errno;
+		s->writing = false;
+	}
+	if (ioctl(s->fd, MTIOCTOP, &m) < 0)
+		return -errno;
+	if (op != MTNOP && op != MTSETBLK)
+		s->writing = false;
+	return 0;
+}
+
+static int mt_status(struct st_tape *s, struct mtget *g)
+{
+	memset(g, 0, sizeof(*g));
+	return ioctl(s->fd, MTIOCGET, g) < 0 ? -errno : 0;
+}
+
+/* SPACE in chunks the command can carry. */
+static int mt_space(struct st_tape *s, short op, uint64_t count)
+{
+	while (count > 0) {
+		int n = count > SPACE_MAX ? SPACE_MAX : (int)count;
+		int err = mt(s, op, n);
+
+		if (err)
+			return err;
+		count -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int lost(struct st_tape *s, int err)
+{
+	s->phys_known = false;
+	return tape_fail(&s->t, err < 0 ? err : -EIO, TAPE_SENSE_HARDWARE, 0);
+}
+
+/*
+ * Bring the drive to object target (<= known), using only moves whose
+ * outcome every drive agrees on (see the top of the file).
+ */
+static int move_drive(struct st_tape *s, uint64_t target)
+{
+	int err;
+
+	if (!s->phys_known || target < s->phys) {
+		size_t i = fm_lower_bound(s, target);
+		bool fm_between = s->phys_known && i < s->nfm && s->fm[i] < s->phys;
+
+		if (s->phys_known && !fm_between) {
+			err = mt_space(s, MTBSR, s->phys - target);
+			if (err)
+				return lost(s, err);
+			s->phys = target;
+			return 0;
+		}
+		err = mt(s, MTREW, 0);
+		if (err)
+			return lost(s, err);
+		s->phys = 0;
+		s->phys_known = true;
+	}
+	while (s->phys < target) {
+		size_t i = fm_lower_bound(s, s->phys);
+		uint64_t stop = i < s->nfm && s->fm[i] < target ? s->fm[i] : target;
+
+		if (stop > s->phys) {
+			err = mt_space(s, MTFSR, stop - s->phys);
+			if (err)
+				return lost(s, err);
+			s->phys = stop;
+		}
+		if (s->phys < target) {	/* at a filemark: over exactly that one */
+			err = mt(s, MTFSF, 1);
+			if (err)
+				return lost(s, err);
+			s->phys++;
+		}
+	}
+	return 0;
+}
+
+/*
+ * After st has seen end of data it holds an end-of-medium state that makes
+ * it refuse the next write.  SPACE 0 clears it without moving; a drive that
+ * refuses even that (tgt's read-only LUs) gets a rewind before the next
+ * command instead.
+ */
+static void clear_eom_state(struct st_tape *s)
+{
+	if (mt(s, MTFSR, 0) < 0)
+		s->phys_known = false;
+}
+
+/* How much a read asks for: twice the largest record seen, within limits. */
+static size_t read_length(const struct st_tape *s)
+{
+	uint64_t want = 2 * (uint64_t)s->largest;
+
+	if (want < READ_FLOOR)
+		want = READ_FLOOR;
+	if (want > s->t.caps.max_record)
+		want = s->t.caps.max_record;
+	return (size_t)want;
+}
+
+/*
+ * Read the object the drive is at (phys_known, phys == the object).  A
+ * record's first min(length, dstlen) bytes land in dst; with dstlen == 0
+ * the whole record is left in s->buf.  *reclen gets its real length.
+ * Moves phys past a record or filemark; leaves it at EOD.
+ */
+static int read_object(struct st_tape *s, void *dst, size_t dstlen,
+		       enum object *kind, size_t *reclen)
+{
+	size_t len = read_length(s);
+	bool exact = false, grown = false, direct;
+	struct mtget g;
+	ssize_t n;
+	int err;
+
+	for (;;) {
+		direct = dst && dstlen >= len;
+		uint8_t *b = direct ? dst : s->buf;
+
+		n = read(s->fd, b, len);
+		if (n < 0) {
+			err = -errno;
+			if (err == -ENOMEM) {
+				/* The record is longer than len; st has moved past it. */
+				s->phys++;
+				if (grown || len >= s->t.caps.max_record) {
+					*kind = OBJ_TOO_LONG;
+					*reclen = 0;
+					return 0;
+				}
+				err = mt(s, MTBSR, 1);
+				if (err)
+					return lost(s, err);
+				s->phys--;
+				len = s->t.caps.max_record;
+				grown = true;
+				continue;
+			}
+			if (mt_status(s, &g) == 0 && (g.mt_gstat & (GMT_EOD(~0) | GMT_EOT(~0)))) {
+				/* st's answer at or after end of data (after MTEOM, say) */
+				clear_eom_state(s);
+				*kind = OBJ_EOD;
+				return 0;
+			}
+			s->phys_known = false;
+			if (err == -EIO)
+				return tape_fail(&s->t, -EIO, TAPE_SENSE_MEDIUM_ERROR, 0);
+			return tape_fail(&s->t, err, TAPE_SENSE_HARDWARE, 0);
+		}
+		err = mt_status(s, &g);
+		if (err)
+			return lost(s, err);
+		if ((g.mt_gstat & (GMT_EOD(~0) | GMT_EOT(~0))) &&
+		    (n == 0 || (size_t)n == len)) {
+			/*
+			 * BLANK CHECK: end of data.  What st returned, if anything,
+			 * is not a record.
+			 */
+			clear_eom_state(s);
+			*kind = OBJ_EOD;
+			return 0;
+		}
+		if (n == 0) {
+			s->phys++;
+			*kind = OBJ_FILEMARK;
+			return 0;
+		}
+		if (!exact && (size_t)n > len / 2 && (size_t)n < len) {
+			/* Inside the window where tgt loses data: read it again, exactly. */
+			err = mt(s, MTBSR, 1);
+			if (err)
+				return lost(s, err);
+			len = (size_t)n;
+			exact = true;
+			continue;
+		}
+		break;
+	}
+	s->phys++;
+	if ((size_t)n > s->largest)
+		s->largest = (uint32_t)n;
+	if (dst && !direct)
+		memcpy(dst, s->buf, (size_t)n < dstlen ? (size_t)n : dstlen);
+	*kind = OBJ_RECORD;
+	*reclen = (size_t)n;
+	return 0;
+}
+
+/*
+ * Read the object at position p (<= known) and bring the map in line
+ * with it; on success the drive is past it (or at EOD).
+ */
+static int read_at(struct st_tape *s, uint64_t p, void *dst, size_t dstlen,
+		   enum object *kind, size_t *reclen)
+{
+	int err;
+
+	err = move_drive(s, p);
+	if (err)
+		return err;
+	err = read_object(s, dst, dstlen, kind, reclen);
+	if (err)
+		return err;
+	if (p < s->known) {
+		/* Seen before: if the tape disagrees, it changed behind our back. */
+		bool was_fm = is_filemark(s, p);
+
+		if ((*kind == OBJ_FILEMARK) != was_fm || *kind == OBJ_EOD)
+			forget_from(s, p);
+	}
+	if (p == s->known) {
+		if (*kind == OBJ_EOD) {
+			s->eod_known = true;
+		} else {
+			if (*kind == OBJ_FILEMARK) {
+				err = fm_push(s, p);
+				if (err)
+					return tape_fail(&s->t, err, TAPE_SENSE_HARDWARE, 0);
+			}
+			s->known = p + 1;
+		}
+	}
+	return 0;
+}
+
+/* Extend the map by one object. */
+static int learn_one(struct st_tape *s)
+{
+	enum object kind;
+	size_t reclen;
+	int err;
+
+	err = read_at(s, s->known, NULL, 0, &kind, &reclen);
+	if (err)
+		return err;
+	return 0;
+}
+
+static int not_ready(struct tape *t)
+{
+	return tape_fail(t, -ENOMEDIUM, TAPE_SENSE_NOT_READY, 0);
+}
+
+/* ---- records and filemarks --------------------------------------------- */
+
+static ssize_t st_read(struct tape *t, void *buf, size_t len)
+{
+	struct st_tape *s = ST(t);
+	enum object kind;
+	size_t reclen;
+	int err;
+
+	if (!s->loaded)
+		return not_ready(t);
+	if (s->eod_known && s->pos == s->known)
+		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
+	err = read_at(s, s->pos, buf, len, &kind, &reclen);
+	if (err)
+		return err;
+	switch (kind) {
+	case OBJ_EOD:
+		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
+	case OBJ_FILEMARK:
+		s->pos++;
+		t->last.sense = TAPE_SENSE_FILEMARK;
+		return 0;
+	case OBJ_TOO_LONG:
+		/* Longer than the drive's own limit: nothing of it can be read. */
+		s->pos++;
+		return tape_fail(t, -EOVERFLOW, TAPE_SENSE_RECORD_LENGTH, 0);
+	case OBJ_RECORD:
+		break;
+	}
+	s->pos++;
+	if (reclen > len)
+		return tape_fail(t, -EOVERFLOW, TAPE_SENSE_RECORD_LENGTH, reclen);
+	return (ssize_t)reclen;
+}
+
+static bool past_early_warning(struct st_tape *s)
+{
+	struct mtget g;
+
+	return mt_status(s, &g) == 0 && (g.mt_gstat & GMT_EOT(~0));
+}
+
+/* A record of len bytes now sits at pos. */
+static ssize_t written(struct st_tape *s, size_t len, bool early_warning)
+{
+	cut_at(s, s->pos);
+	s->known = s->pos + 1;
+	s->pos++;
+	s->phys = s->pos;
+	if (len > s->largest)
+		s->largest = (uint32_t)len;
+	if (early_warning || past_early_warning(s))
+		s->t.last.sense = TAPE_SENSE_EARLY_WARNING;
+	return (ssize_t)len;
+}
+
+/*
+ * After an ENOSPC: is the record at pos on the tape after all?  Read it
+ * back from a position reached from BOT, so st's idea of the position
+ * does not matter.
+ */
+static int landed(struct st_tape *s, const void *buf, size_t len, bool *yes)
+{
+	enum object kind;
+	size_t reclen;
+	int err;
+
+	*yes = false;
+	err = mt(s, MTWEOF, 0);
+	if (err && err != -ENOSPC)
+		return lost(s, err);
+	forget_from(s, s->pos);
+	s->phys_known = false;
+	err = read_at(s, s->pos, NULL, 0, &kind, &reclen);
+	if (err)
+		return err;
+	*yes = kind == OBJ_RECORD && reclen == len && memcmp(s->buf, buf, len) == 0;
+	return 0;
+}
+
+static ssize_t st_write(struct tape *t, const void *buf, size_t len)
+{
+	struct st_tape *s = ST(t);
+	bool yes;
+	int err;
+
+	if (!s->loaded)
+		return not_ready(t);
+	if (len < t->caps.min_record)
+		return tape_fail(t, -EINVAL, TAPE_SENSE_ILLEGAL_REQUEST, 0);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		ssize_t n;
+
+		err = move_drive(s, s->pos);
+		if (err)
+			return err;
+		s->writing = true;
+		n = write(s->fd, buf, len);
+		if (n >= 0 && (size_t)n == len)
+			return written(s, len, attempt > 0);
+		err = n < 0 ? -errno : -EIO;
+		switch (err) {
+		case -EINVAL:
+			return tape_fail(t, -EINVAL, TAPE_SENSE_ILLEGAL_REQUEST, 0);
+		case -EACCES:
+		case -EROFS:
+			t->readonly = true;
+			return tape_fail(t, -EROFS, TAPE_SENSE_WRITE_PROTECT, 0);
+		case -ENOSPC:
+			err = landed(s, buf, len, &yes);
+			if (err)
+				return err;
+			if (yes)
+				return written(s, len, true);
+			/* st refuses the write after the early-warning one; try once more */
+			continue;
+		default:
+			forget_from(s, s->pos);
+			s->phys_known = false;
+			return tape_fail(t, err == -EIO ? -EIO : err, TAPE_SENSE_MEDIUM_ERROR, 0);
+		}
+	}
+	/* Nothing was written: the tape at pos is as it was read in landed(). */
+	return tape_fail(t, -ENOSPC, TAPE_SENSE_EOM, 0);
+}
+
+static int st_write_filemarks(struct tape *t, unsigned count)
+{
+	struct st_tape *s = ST(t);
+	int err;
+
+	if (!s->loaded)
+		return not_ready(t);
+	if (count == 0) {
+		/* A flush does not move the drive or cut the tape. */
+		err = mt(s, MTWEOF, 0);
+		if (err)
+			return tape_fail(t, err, TAPE_SENSE_MEDIUM_ERROR, 0);
+		return 0;
+	}
+	err = move_drive(s, s->pos);
+	if (err)
+		return err;
+	cut_at(s, s->pos);
+	for (unsigned done = 0; done < count;) {
+		unsigned k = count - done > WEOF_MAX ? WEOF_MAX : count - done;
+
+		err = mt(s, MTWEOF, (int)k);
+		if (err) {
+			forget_from(s, s->pos);
+			s->phys_known = false;
+			if (err == -ENOSPC)
+				return tape_fail(t, -ENOSPC, TAPE_SENSE_EOM, count - done);
+			return tape_fail(t, err, TAPE_SENSE_MEDIUM_ERROR, count - done);
+		}
+		for (unsigned i = 0; i < k; i++) {
+			err = fm_push(s, s->pos);
+			if (err) {
+				forget_from(s, 0);
+				return tape_fail(t, err, TAPE_SENSE_HARDWARE, 0);
+			}
+			s->pos++;
+		}
+		s->known = s->pos;
+		s->phys = s->pos;
+		done += k;
+	}
+	if (past_early_warning(s))
+		t->last.sense = TAPE_SENSE_EARLY_WARNING;
+	return 0;
+}
+
+/* ---- positioning ------------------------------------------------------- */
+
+static int st_locate(struct tape *t, uint32_t partition, uint64_t block)
+{
+	struct st_tape *s = ST(t);
+	int err;
+
+	if (!s->loaded)
+		return not_ready(t);
+	if (partition != 0)
+		return tape_fail(t, -EINVAL, TAPE_SENSE_ILLEGAL_REQUEST, 0);
+	while (s->known < block && !s->eod_known) {
+		err = learn_one(s);
+		if (err)
+			return err;
+	}
+	if (block > s->known) {
+		s->pos = s->known;
+		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
+	}
+	s->pos = block;
+	return 0;
+}
+
+static int st_read_position(struct tape *t, struct tape_position *pos)
+{
+	struct st_tape *s = ST(t);
+
+	if (!s->loaded)
+		return not_ready(t);
+	pos->partition = 0;
+	pos->block = s->pos;
+	return 0;
+}
+
+/* The first known filemark at or after p, learning the tape as needed. */
+static int next_stop(struct st_tape *s, uint64_t p, uint64_t count, size_t *i)
+{
+	int err;
+
+	for (;;) {
+		*i = fm_lower_bound(s, p);
+		if (*i < s->nfm || s->eod_known || s->known >= p + count)
+			return 0;
+		err = learn_one(s);
+		if (err)
+			return err;
+	}
+}
+
+static int space_records(struct st_tape *s, uint64_t count, bool forward)
+{
+	struct tape *t = &s->t;
+	uint64_t p = s->pos;
+	size_t i;
+	int err;
+
+	if (forward) {
+		uint64_t stop;
+
+		err = next_stop(s, p, count, &i);
+		if (err)
+			return err;
+		stop = i < s->nfm ? s->fm[i] : s->known;
+		if (count <= stop - p) {
+			s->pos = p + count;
+			return 0;
+		}
+		if (i < s->nfm) {
+			s->pos = stop + 1;
+			return tape_fail(t, -EIO, TAPE_SENSE_FILEMARK, count - (stop - p));
+		}
+		s->pos = s->known;	/* EOD */
+		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, count - (stop - p));
+	}
+	/* Backward: everything behind pos is known. */
+	i = fm_lower_bound(s, p);
+	uint64_t first = i > 0 ? s->fm[i - 1] + 1 : 0;
+
+	if (count <= p - first) {
+		s->pos = p - count;
+		return 0;
+	}
+	if (i > 0) {
+		s->pos = s->fm[i - 1];	/* on the BOT side of the filemark */
+		return tape_fail(t, -EIO, TAPE_SENSE_FILEMARK, count - (p - first));
+	}
+	s->pos = 0;
+	return tape_fail(t, -EIO, TAPE_SENSE_BOT, count - p);
+}
+
+static int space_filemarks(struct st_tape *s, uint64_t count, bool forward)
+{
+	struct tape *t = &s->t;
+	size_t i = fm_lower_bound(s, s->pos);
+	int err;
+
+	if (forward) {
+		while (s->nfm - i < count && !s->eod_known) {
+			err = learn_one(s);
+			if (err)
+				return err;
+		}
+		uint64_t avail = s->nfm - i;
+
+		if (count <= avail) {
+			s->pos = s->fm[i + count - 1] + 1;
+			return 0;
+		}
+		s->pos = s->known;
+		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, count - avail);
+	}
+	if (count <= i) {
+		s->pos = s->fm[i - count];
+		return 0;
+	}
+	s->pos = 0;
+	return tape_fail(t, -EIO, TAPE_SENSE_BOT, count - i);
+}
+
+static int st_space(struct tape *t, enum tape_space_kind kind, int64_t count)
+{
+	struct st_tape *s = ST(t);
+	bool forward = count > 0;
+	uint64_t n = forward ? (uint64_t)count : -(uint64_t)count;
+	int err;
+
+	if (!s->loaded)
+		return not_ready(t);
+	if (kind == TAPE_SPACE_EOD) {
+		while (!s->eod_known) {
+			err = learn_one(s);
+			if (err)
+				return err;
+		}
+		s->pos = s->known;
+		return 0;
+	}
+	if (count == 0)
+		return 0;
+	if (kind == TAPE_SPACE_RECORDS)
+		return space_records(s, n, forward);
+	return space_filemarks(s, n, forward);
+}
+
+static int st_rewind(struct tape *t)
+{
+	struct st_tape *s = ST(t);
+
+	if (!s->loaded)
+		return not_ready(t);
+	s->pos = 0;		/* the drive follows when data next flows */
+	return 0;
+}
+
+static int st_load(struct tape *t)
+{
+	struct st_tape *s = ST(t);
+	int err;
+
+	err = mt(s, MTLOAD, 1);
+	if (err)
+		return tape_fail(t, err, err == -ENOMEDIUM ? TAPE_SENSE_NOT_READY : TAPE_SENSE_HARDWARE, 0);
+	forget_all(s);		/* maybe another medium */
+	s->loaded = true;
+	return 0;
+}
+
+static int st_unload(struct tape *t)
+{
+	struct st_tape *s = ST(t);
+	int err;
+
+	err = mt(s, MTUNLOAD, 0);
+	if (err)
+		return tape_fail(t, err, TAPE_SENSE_HARDWARE, 0);
+	forget_all(s);
+	s->loaded = false;
+	return 0;
+}
+
+static int st_medium_info(struct tape *t, struct tape_medium *m)
+{
+	struct st_tape *s = ST(t);
+	struct mtget g;
+	int err;
+
+	if (!s->loaded)
+		return not_ready(t);
+	err = mt_status(s, &g);
+	if (err)
+		return tape_fail(t, err, TAPE_SENSE_HARDWARE, 0);
+	m->partitions = 1;
+	m->write_protected = t->readonly || (g.mt_gstat & GMT_WR_PROT(~0));
+	/* st does not tell capacity: 0 means unknown. */
+	return 0;
+}
+
+static int st_close(struct tape *t)
+{
+	struct st_tape *s = ST(t);
+	int err = 0;
+
+	if (s->writing)
+		err = mt(s, MTWEOF, 0);
+	if (close(s->fd) < 0 && !err)
+		err = -errno;
+	free(s->fm);
+	free(s->buf);
+	free(s);
+	return err;
+}
+
+static const struct tape_ops st_ops = {
+	.name = "st",
+	.close = st_close,
+	.read = st_read,
+	.write = st_write,
+	.write_filemarks = st_write_filemarks,
+	.locate = st_locate,
+	.read_position = st_read_position,
+	.space = st_space,
+	.rewind = st_rewind,
+	.load = st_load,
+	.unload = st_unload,
+	.medium_info = st_medium_info,
+};
+
+/* ---- opening ------------------------------------------------------------ */
+
+/* One sysfs attribute of the SCSI device behind the tape, trimmed. */
+static void sysfs_attr(dev_t dev, const char *name, char *out, size_t outlen)
+{
+	char path[128], val[128];
+	ssize_t n;
+	int fd;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/device/%s",
+		 major(dev), minor(dev), name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, val, sizeof(val) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	val[n] = '\0';
+	while (n > 0 && (val[n - 1] == '\n' || val[n - 1] == ' ' || val[n - 1] == '\0'))
+		val[--n] = '\0';
+	if ((size_t)n >= outlen)
+		n = (ssize_t)outlen - 1;
+	memcpy(out, val, (size_t)n);
+	out[n] = '\0';
+}
+
+/* The unit serial number page (VPD 80h) as the kernel cached it. */
+static void sysfs_serial(dev_t dev, char *out, size_t outlen)
+{
+	char path[128];
+	uint8_t page[64];
+	ssize_t n;
+	size_t len, start = 4;
+	int fd;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/device/vpd_pg80",
+		 major(dev), minor(dev));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, page, sizeof(page));
+	close(fd);
+	if (n < 4 || page[1] != 0x80)
+		return;
+	len = (size_t)page[2] << 8 | page[3];
+	if (len > (size_t)n - 4)
+		len = (size_t)n - 4;
+	while (len > 0 && page[start] == ' ') {
+		start++;
+		len--;
+	}
+	while (len > 0 && (page[start + len - 1] == ' ' || page[start + len - 1] == '\0'))
+		len--;
+	if (len >= outlen)
+		len = outlen - 1;
+	for (size_t i = 0; i < len; i++)
+		out[i] = page[start + i] >= 0x20 && page[start + i] < 0x7f ? (char)page[start + i] : '?';
+	out[len] = '\0';
+}
+
+/* READ BLOCK LIMITS through SG_IO (needs CAP_SYS_RAWIO). */
+static int read_block_limits(int fd, uint32_t *max, uint32_t *min)
+{
+	uint8_t cdb[6] = { 0x05 }, data[6] = { 0 }, sense[32];
+	struct sg_io_hdr h = {
+		.interface_id = 'S',
+		.dxfer_direction = SG_DXFER_FROM_DEV,
+		.cmd_len = sizeof(cdb),
+		.mx_sb_len = sizeof(sense),
+		.dxfer_len = sizeof(data),
+		.dxferp = data,
+		.cmdp = cdb,
+		.sbp = sense,
+		.timeout = 30000,
+	};
+
+	if (ioctl(fd, SG_IO, &h) < 0)
+		return -errno;
+	if (h.status || h.host_status || h.driver_status)
+		return -EIO;
+	*max = (uint32_t)data[1] << 16 | (uint32_t)data[2] << 8 | data[3];
+	*min = (uint32_t)data[4] << 8 | data[5];
+	return 0;
+}
+
+int tape_st_open(const char *path, unsigned flags, struct tape **out,
+		 char *errbuf, size_t errlen)
+{
+	bool readonly = flags & TAPE_OPEN_READONLY;
+	struct st_tape *s;
+	struct stat sb;
+	struct mtget g;
+	uint32_t max_record;
+	int fd, err;
+
+	*out = NULL;
+	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0 && !readonly && (errno == EROFS || errno == EACCES)) {
+		/* write-protected medium (or a read-only device node) */
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		readonly = true;
+	}
+	if (fd < 0) {
+		err = -errno;
+		if (err == -ENOMEDIUM || err == -EIO)
+			set_err(errbuf, errlen, "%s: %s (is a tape loaded?)", path, strerror(-err));
+		else if (err == -EBUSY)
+			set_err(errbuf, errlen, "%s: in use by another program", path);
+		else
+			set_err(errbuf, errlen, "%s: %s", path, strerror(-err));
+		return err;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISCHR(sb.st_mode) ||
+	    major(sb.st_rdev) != SCSI_TAPE_MAJOR_NUMBER || ioctl(fd, MTIOCGET, &g) < 0) {
+		set_err(errbuf, errlen, "%s: not a SCSI tape device of the st driver", path);
+		close(fd);
+		return -ENOTTY;
+	}
+	if (!(minor(sb.st_rdev) & ST_MINOR_NOREWIND)) {
+		set_err(errbuf, errlen,
+			"%s: rewinding device; use the non-rewinding one (/dev/nstN), which keeps its position when closed",
+			path);
+		close(fd);
+		return -EINVAL;
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return -ENOMEM;
+	}
+	s->fd = fd;
+	s->t.ops = &st_ops;
+	s->t.readonly = readonly || (g.mt_gstat & GMT_WR_PROT(~0));
+
+	err = mt(s, MTSETBLK, 0);
+	if (err) {
+		set_err(errbuf, errlen, "%s: cannot switch the drive to variable-block mode: %s",
+			path, strerror(-err));
+		goto fail;
+	}
+	if (read_block_limits(fd, &s->max_block, &s->min_block) < 0 || s->max_block == 0) {
+		/* Not root: st allows SG_IO only with CAP_SYS_RAWIO.  Stay modest. */
+		s->max_block = FALLBACK_MAX_BLOCK;
+		s->min_block = 1;
+	}
+	if (s->min_block == 0)
+		s->min_block = 1;
+	max_record = s->max_block < TAPE_RECORD_MAX_SUPPORTED ? s->max_block : TAPE_RECORD_MAX_SUPPORTED;
+	if (max_record < s->min_block) {
+		set_err(errbuf, errlen, "%s: drive reports block limits %u..%u", path,
+			s->min_block, s->max_block);
+		err = -EPROTO;
+		goto fail;
+	}
+	if (posix_memalign((void **)&s->buf, 4096, max_record)) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	s->t.caps = (struct tape_caps){
+		.max_record = max_record,
+		.min_record = s->min_block,
+		.max_partitions = 1,
+	};
+	sysfs_attr(sb.st_rdev, "vendor", s->t.identity.vendor, sizeof(s->t.identity.vendor));
+	sysfs_attr(sb.st_rdev, "model", s->t.identity.product, sizeof(s->t.identity.product));
+	sysfs_attr(sb.st_rdev, "rev", s->t.identity.revision, sizeof(s->t.identity.revision));
+	sysfs_serial(sb.st_rdev, s->t.identity.serial, sizeof(s->t.identity.serial));
+
+	/* Where the drive is nobody can tell us: start from BOT. */
+	err = mt(s, MTREW, 0);
+	if (err) {
+		set_err(errbuf, errlen, "%s: rewind failed: %s", path, strerror(-err));
+		goto fail;
+	}
+	s->phys = 0;
+	s->phys_known = true;
+	s->loaded = true;
+	*out = &s->t;
+	return 0;
+
+fail:
+	close(fd);
+	free(s->buf);
+	free(s);
+	return err;
+}
