@@ -973,6 +973,29 @@ static int mam_store(struct image *im, struct mam_attr *a, size_t n)
 
 /* ---- creating and flagging images --------------------------------------- */
 
+/* Make a new file's name durable too (best effort: the image itself is). */
+static void sync_parent_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd;
+
+	if (!slash)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (!dir)
+		return;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
 static bool fits_text(const char *s, size_t n)
 {
 	return !s || strlen(s) <= n;
@@ -982,6 +1005,7 @@ int tape_image_create(const char *path, const struct tape_image_params *p,
 		      char *errbuf, size_t errlen)
 {
 	struct tape_image_params def = { 0 };
+	struct stat st;
 	struct hdr h = { 0 };
 	uint8_t *mam = NULL;
 	uint64_t end;
@@ -1048,6 +1072,11 @@ int tape_image_create(const char *path, const struct tape_image_params *p,
 		return err;
 	}
 	made = !p->force;	/* O_EXCL: the file is ours */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		set_err(errbuf, errlen, "%s: exists and is not a regular file", path);
+		goto fail;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		set_err(errbuf, errlen, "%s: image is in use", path);
@@ -1072,8 +1101,10 @@ int tape_image_create(const char *path, const struct tape_image_params *p,
 		size_t nbc = 0;
 
 		if (p->barcode && *p->barcode) {
-			/* SSC: BARCODE is 32 ASCII bytes, left-aligned, blank-padded. */
-			for (unsigned i = 0; i < h.partitions; i++) {
+			/* SSC: BARCODE is 32 ASCII bytes, left-aligned, blank-padded.
+			 * It belongs to the cartridge: stored for every partition
+			 * number, so that it is there whatever tape_format() makes. */
+			for (unsigned i = 0; i < TAPE_MAX_PARTITIONS; i++) {
 				memset(&bc[i], 0, sizeof(bc[i]));
 				bc[i].partition = (uint8_t)i;
 				bc[i].a.id = TAPE_ATTR_BARCODE;
@@ -1082,7 +1113,7 @@ int tape_image_create(const char *path, const struct tape_image_params *p,
 				memset(bc[i].a.value, ' ', 32);
 				memcpy(bc[i].a.value, p->barcode, strlen(p->barcode));
 			}
-			nbc = h.partitions;
+			nbc = TAPE_MAX_PARTITIONS;
 		}
 		for (unsigned i = 0; i < 2; i++) {
 			err = mam_encode(mam, i == 0 ? 1 : 0, bc, nbc);
@@ -1108,6 +1139,7 @@ int tape_image_create(const char *path, const struct tape_image_params *p,
 		set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
 		return err;
 	}
+	sync_parent_dir(path);
 	return 0;
 fail:
 	free(mam);

@@ -204,6 +204,11 @@ static void test_create_and_identity(void)
 	CHECK_EQ(tape_get_attr(t, 0, TAPE_ATTR_BARCODE, &a), 0, "barcode attribute present");
 	CHECK(a.length == 32 && !memcmp(a.value, "FT0001L9                        ", 32) &&
 	      a.format == TAPE_ATTR_ASCII, "barcode attribute is blank-padded ASCII");
+	uint64_t two[2] = { 1 * MiB, 0 };
+	CHECK_EQ(tape_format(t, 2, two), 0, "format into two partitions");
+	memset(&a, 0, sizeof(a));
+	CHECK_EQ(tape_get_attr(t, 1, TAPE_ATTR_BARCODE, &a), 0, "barcode attribute on the new partition 1");
+	CHECK(a.length == 32 && !memcmp(a.value, "FT0001L9", 8), "... the same barcode");
 	CHECK_EQ(position(t), 0, "at BOT");
 	CHECK_EQ(tape_read(t, a.value, 10), -ENODATA, "empty tape reads EOD");
 	CHECK_EQ(tape_last(t)->sense, TAPE_SENSE_EOD, "... sense EOD");
@@ -220,6 +225,10 @@ static void test_bad_create_params(void)
 		 "partition bigger than the size is refused");
 	CHECK(errbuf[0] != '\0', "... with a message: %s", errbuf);
 	CHECK(access(path, F_OK) != 0, "... and no file left behind");
+	p = (struct tape_image_params){ .size = 16 * MiB, .force = true };
+	CHECK_EQ(tape_image_create(dir, &p, errbuf, sizeof(errbuf)), -EISDIR, "create over a directory refused");
+	CHECK_EQ(tape_image_create("/dev/null", &p, errbuf, sizeof(errbuf)), -EINVAL,
+		 "create over a device refused, even with force");
 	p = (struct tape_image_params){ .size = 16 * MiB, .partitions = 5 };
 	CHECK_EQ(tape_image_create(path, &p, errbuf, sizeof(errbuf)), -EINVAL, "5 partitions refused");
 	p = (struct tape_image_params){ .size = 16 * MiB, .max_record = 32 * MiB };
