@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * test_ssc.c - the transport-independent SSC layer (lib/tape/ssc.c): CDB
+ * bytes of every builder, sense decoding of sense data as real drives and
+ * tgt send it, and the parsers of returned data (INQUIRY, READ BLOCK
+ * LIMITS, READ POSITION, mode pages, MAM).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../tap.h"
+#include "tape/ssc.h"
+
+static int cdb_is(const struct ssc_cdb *c, const uint8_t *want, size_t len)
+{
+	size_t i;
+
+	if (c->len != len)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (c->b[i] != want[i])
+			return 0;
+	for (; i < SSC_CDB_MAX; i++)
+		if (c->b[i])
+			return 0;
+	return 1;
+}
+
+#define CDB(cdb, ...) do { \
+	static const uint8_t want_[] = { __VA_ARGS__ }; \
+	struct ssc_cdb c_ = (cdb); \
+	CHECK(cdb_is(&c_, want_, sizeof(want_)), "%s", #cdb); \
+} while (0)
+
+static void test_cdbs(void)
+{
+	CDB(ssc_cdb_test_unit_ready(), 0x00, 0, 0, 0, 0, 0);
+	CDB(ssc_cdb_request_sense(96), 0x03, 0, 0, 0, 96, 0);
+	CDB(ssc_cdb_inquiry(false, 0x80, 96), 0x12, 0, 0, 0, 96, 0);
+	CDB(ssc_cdb_inquiry(true, 0x80, 0x1234), 0x12, 1, 0x80, 0x12, 0x34, 0);
+	CDB(ssc_cdb_read_block_limits(), 0x05, 0, 0, 0, 0, 0);
+	CDB(ssc_cdb_read6(0x123456, false), 0x08, 0, 0x12, 0x34, 0x56, 0);
+	CDB(ssc_cdb_read6(2 << 20, true), 0x08, 0x02, 0x20, 0x00, 0x00, 0);
+	CDB(ssc_cdb_write6(524288), 0x0A, 0, 0x08, 0x00, 0x00, 0);
+	CDB(ssc_cdb_write_filemarks6(0, false), 0x10, 0, 0, 0, 0, 0);
+	CDB(ssc_cdb_write_filemarks6(3, true), 0x10, 1, 0, 0, 3, 0);
+	CDB(ssc_cdb_space6(SSC_SPACE_BLOCKS, 5), 0x11, 0, 0, 0, 5, 0);
+	CDB(ssc_cdb_space6(SSC_SPACE_BLOCKS, -1), 0x11, 0, 0xFF, 0xFF, 0xFF, 0);
+	CDB(ssc_cdb_space6(SSC_SPACE_FILEMARKS, -2), 0x11, 1, 0xFF, 0xFF, 0xFE, 0);
+	CDB(ssc_cdb_space6(SSC_SPACE_FILEMARKS, SSC_SPACE6_MAX), 0x11, 1, 0x7F, 0xFF, 0xFF, 0);
+	CDB(ssc_cdb_space6(SSC_SPACE_BLOCKS, SSC_SPACE6_MIN), 0x11, 0, 0x80, 0x00, 0x00, 0);
+	CDB(ssc_cdb_space6(SSC_SPACE_EOD, 0), 0x11, 3, 0, 0, 0, 0);
+	CDB(ssc_cdb_space16(SSC_SPACE_BLOCKS, -3), 0x91, 0, 0, 0,
+	    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFD, 0, 0, 0, 0);
+	CDB(ssc_cdb_space16(SSC_SPACE_FILEMARKS, 0x0102030405LL), 0x91, 1, 0, 0,
+	    0, 0, 0, 0x01, 0x02, 0x03, 0x04, 0x05, 0, 0, 0, 0);
+	CDB(ssc_cdb_locate10(0x01020304, false, 7, false), 0x2B, 0, 0, 1, 2, 3, 4, 0, 0, 0);
+	CDB(ssc_cdb_locate10(9, true, 1, true), 0x2B, 0x03, 0, 0, 0, 0, 9, 0, 1, 0);
+	CDB(ssc_cdb_locate16(0x1122334455667788ULL, true, 2, false), 0x92, 0x02, 0, 2,
+	    0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0, 0, 0, 0);
+	CDB(ssc_cdb_locate16(5, false, 3, true), 0x92, 0x01, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0);
+	CDB(ssc_cdb_read_position(SSC_RP_SHORT), 0x34, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+	CDB(ssc_cdb_read_position(SSC_RP_LONG), 0x34, 6, 0, 0, 0, 0, 0, 0, 0, 0);
+	CDB(ssc_cdb_rewind(false), 0x01, 0, 0, 0, 0, 0);
+	CDB(ssc_cdb_rewind(true), 0x01, 1, 0, 0, 0, 0);
+	CDB(ssc_cdb_load_unload(true, false), 0x1B, 0, 0, 0, 1, 0);
+	CDB(ssc_cdb_load_unload(false, true), 0x1B, 1, 0, 0, 0, 0);
+	CDB(ssc_cdb_mode_sense6(SSC_PC_CURRENT, 0x11, 0, false, 252), 0x1A, 0, 0x11, 0, 252, 0);
+	CDB(ssc_cdb_mode_sense6(SSC_PC_CHANGEABLE, 0x10, 1, true, 64), 0x1A, 0x08, 0x50, 1, 64, 0);
+	CDB(ssc_cdb_mode_sense10(SSC_PC_DEFAULT, 0x3F, 0xFF, false, 0x1000),
+	    0x5A, 0, 0xBF, 0xFF, 0, 0, 0, 0x10, 0x00, 0);
+	CDB(ssc_cdb_mode_select6(28, true), 0x15, 0x10, 0, 0, 28, 0);
+	CDB(ssc_cdb_mode_select10(0x0123, true), 0x55, 0x10, 0, 0, 0, 0, 0, 0x01, 0x23, 0);
+	CDB(ssc_cdb_format_medium(SSC_FORMAT_PARTITION, false), 0x04, 0, 1, 0, 0, 0);
+	CDB(ssc_cdb_format_medium(SSC_FORMAT_DEFAULT, true), 0x04, 1, 0, 0, 0, 0);
+	CDB(ssc_cdb_read_attribute(SSC_RA_VALUES, 1, 0x0800, 0x10000), 0x8C, 0, 0, 0, 0, 0, 0, 1,
+	    0x08, 0x00, 0x00, 0x01, 0x00, 0x00, 0, 0);
+	CDB(ssc_cdb_read_attribute(SSC_RA_LIST, 0, 0, 512), 0x8C, 1, 0, 0, 0, 0, 0, 0,
+	    0, 0, 0, 0, 0x02, 0x00, 0, 0);
+	CDB(ssc_cdb_write_attribute(1, 37, true), 0x8D, 1, 0, 0, 0, 0, 0, 1,
+	    0, 0, 0, 0, 0, 37, 0, 0);
+	CDB(ssc_cdb_report_density_support(true, 0x400), 0x44, 1, 0, 0, 0, 0, 0, 0x04, 0x00, 0);
+	CDB(ssc_cdb_prevent_allow(true), 0x1E, 0, 0, 0, 1, 0);
+	CDB(ssc_cdb_prevent_allow(false), 0x1E, 0, 0, 0, 0, 0);
+}
+
+static void test_timeouts(void)
+{
+	struct ssc_cdb c;
+
+	c = ssc_cdb_rewind(false);
+	CHECK_EQ(ssc_timeout_ms(&c), SSC_TIMEOUT_LONG_MS, "REWIND has the long timeout");
+	c = ssc_cdb_space6(SSC_SPACE_EOD, 0);
+	CHECK_EQ(ssc_timeout_ms(&c), SSC_TIMEOUT_LONG_MS, "SPACE has the long timeout");
+	c = ssc_cdb_locate16(1, false, 0, false);
+	CHECK_EQ(ssc_timeout_ms(&c), SSC_TIMEOUT_LONG_MS, "LOCATE has the long timeout");
+	c = ssc_cdb_format_medium(0, false);
+	CHECK_EQ(ssc_timeout_ms(&c), SSC_TIMEOUT_LONG_MS, "FORMAT MEDIUM has the long timeout");
+	c = ssc_cdb_write6(1);
+	CHECK_EQ(ssc_timeout_ms(&c), SSC_TIMEOUT_IO_MS, "WRITE has the I/O timeout");
+	c = ssc_cdb_inquiry(false, 0, 36);
+	CHECK_EQ(ssc_timeout_ms(&c), SSC_TIMEOUT_SHORT_MS, "INQUIRY has the short timeout");
+	CHECK(SSC_TIMEOUT_SHORT_MS < SSC_TIMEOUT_IO_MS && SSC_TIMEOUT_IO_MS < SSC_TIMEOUT_LONG_MS,
+	      "timeout classes are ordered");
+}
+
+/* Fixed-format sense: 18 bytes, byte 2 flags|key, INFORMATION, ASC/ASCQ. */
+static size_t fixed_sense(uint8_t *s, bool valid, uint8_t flags_key, int32_t info,
+			  uint8_t asc, uint8_t ascq)
+{
+	memset(s, 0, 18);
+	s[0] = (uint8_t)(0x70 | (valid ? 0x80 : 0));
+	s[2] = flags_key;
+	s[3] = (uint8_t)((uint32_t)info >> 24);
+	s[4] = (uint8_t)((uint32_t)info >> 16);
+	s[5] = (uint8_t)((uint32_t)info >> 8);
+	s[6] = (uint8_t)info;
+	s[7] = 10;
+	s[12] = asc;
+	s[13] = ascq;
+	return 18;
+}
+
+static struct ssc_verdict decode(const uint8_t *s, size_t len, enum ssc_cmd_class cls,
+				 struct ssc_sense *out)
+{
+	CHECK_EQ(ssc_parse_sense(s, len, out), 0, "sense parses");
+	return ssc_sense_verdict(out, cls);
+}
+
+static void test_sense_tgt(void)
+{
+	struct ssc_sense s;
+	struct ssc_verdict v;
+	uint8_t b[96];
+	size_t n;
+
+	/* tgt's end of data: BLANK CHECK with EOM, no INFORMATION */
+	n = fixed_sense(b, false, 0x40 | SSC_KEY_BLANK_CHECK, 0, 0, 0);
+	v = decode(b, n, SSC_CLASS_READ, &s);
+	CHECK(s.valid && !s.descriptor && s.key == SSC_KEY_BLANK_CHECK && s.eom &&
+	      !s.info_valid && !s.filemark && !s.ili, "tgt BLANK CHECK: key 8, EOM, no info");
+	CHECK_EQ(v.sense, TAPE_SENSE_EOD, "tgt BLANK CHECK is end of data");
+	CHECK_EQ(v.err, -ENODATA, "tgt BLANK CHECK gives ENODATA");
+	CHECK(!v.retry && !v.position_lost, "end of data: position kept, no retry");
+
+	/* tgt reading a filemark with a 1 MiB allocation: residue = 1 MiB */
+	n = fixed_sense(b, true, 0x80 | SSC_KEY_NO_SENSE, 1 << 20, 0x00, 0x01);
+	v = decode(b, n, SSC_CLASS_READ, &s);
+	CHECK(s.filemark && s.info_valid && s.info == (1 << 20) && s.asc == 0 && s.ascq == 1,
+	      "filemark sense: FM bit, residue 1 MiB, 00/01");
+	CHECK_EQ(v.sense, TAPE_SENSE_FILEMARK, "read at a filemark: FILEMARK");
+	CHECK_EQ(v.err, 0, "read at a filemark is not an error");
+	v = ssc_sense_verdict(&s, SSC_CLASS_SPACE);
+	CHECK_EQ(v.err, -EIO, "space by records stopped by a filemark: EIO");
+
+	/* ILI: a 3000-byte record read with 1000 bytes: residue -2000 */
+	n = fixed_sense(b, true, 0x20 | SSC_KEY_NO_SENSE, -2000, 0, 0);
+	v = decode(b, n, SSC_CLASS_READ, &s);
+	CHECK(s.ili && s.info_valid, "ILI with information");
+	CHECK_EQ(s.info, -2000, "negative residue is sign-extended");
+	CHECK_EQ(v.sense, TAPE_SENSE_RECORD_LENGTH, "ILI is a record-length condition");
+	CHECK_EQ(v.err, 0, "ILI is information for the caller, not an error");
+
+	/* ILI: short record, residue positive */
+	n = fixed_sense(b, true, 0x20, 1048576 - 4096, 0, 0);
+	decode(b, n, SSC_CLASS_READ, &s);
+	CHECK_EQ(s.info, 1048576 - 4096, "positive residue of a short record");
+
+	/* tgt SPACE into end of data: NO SENSE, 00/05, no information */
+	n = fixed_sense(b, false, SSC_KEY_NO_SENSE, 0, 0x00, 0x05);
+	v = decode(b, n, SSC_CLASS_SPACE, &s);
+	CHECK_EQ(v.sense, TAPE_SENSE_EOD, "00/05 end-of-data detected is EOD");
+	CHECK_EQ(v.err, -ENODATA, "space into EOD: ENODATA");
+
+	/* tgt SPACE back at BOM: NO SENSE 00/04 */
+	n = fixed_sense(b, false, SSC_KEY_NO_SENSE, 0, 0x00, 0x04);
+	v = decode(b, n, SSC_CLASS_SPACE, &s);
+	CHECK_EQ(v.sense, TAPE_SENSE_BOT, "00/04 is beginning of partition");
+	CHECK_EQ(v.err, -EIO, "space back into BOT: EIO");
+
+	/* tgt past capacity: NO SENSE + EOM after the data is written */
+	n = fixed_sense(b, false, 0x40 | SSC_KEY_NO_SENSE, 0, 0, 0);
+	v = decode(b, n, SSC_CLASS_WRITE, &s);
+	CHECK_EQ(v.sense, TAPE_SENSE_EARLY_WARNING, "write with NO SENSE + EOM: early warning");
+	CHECK_EQ(v.err, 0, "... and the record is written");
+	v = ssc_sense_verdict(&s, SSC_CLASS_READ);
+	CHECK_EQ(v.err, 0, "EOM with NO SENSE on a read is not an error");
+
+	/* tgt's invalid opcode (LOCATE, READ ATTRIBUTE, ...) */
+	n = fixed_sense(b, false, SSC_KEY_ILLEGAL_REQUEST, 0, 0x20, 0x00);
+	v = decode(b, n, SSC_CLASS_SPACE, &s);
+	CHECK_EQ(v.sense, TAPE_SENSE_ILLEGAL_REQUEST, "invalid opcode: ILLEGAL REQUEST");
+	CHECK_EQ(v.err, -EOPNOTSUPP, "invalid opcode: EOPNOTSUPP");
+	n = fixed_sense(b, false, SSC_KEY_ILLEGAL_REQUEST, 0, 0x24, 0x00);
+	v = decode(b, n, SSC_CLASS_OTHER, &s);
+	CHECK_EQ(v.err, -EINVAL, "invalid field in CDB: EINVAL");
+}
+
+static void test_sense_keys(void)
+{
+	struct ssc_sense s;
+	struct ssc_verdict v;
+	uint8_t b[96];
+	size_t n;
+
+	n = fixed_sense(b, true, SSC_KEY_VOLUME_OVERFLOW | 0x40, 4096, 0x00, 0x02);
+	v = decode(b, n, SSC_CLASS_WRITE, &s);
+	CHECK(v.sense == TAPE_SENSE_EOM && v.err == -ENOSPC, "VOLUME OVERFLOW: EOM, ENOSPC");
+	n = fixed_sense(b, false, SSC_KEY_NO_SENSE, 0, 0x00, 0x02);
+	v = decode(b, n, SSC_CLASS_WRITE, &s);
+	CHECK(v.sense == TAPE_SENSE_EARLY_WARNING && v.err == 0,
+	      "00/02 on a write without EOM bit: early warning");
+	n = fixed_sense(b, false, SSC_KEY_NO_SENSE, 0, 0x00, 0x07);
+	v = decode(b, n, SSC_CLASS_WRITE, &s);
+	CHECK(v.sense == TAPE_SENSE_EARLY_WARNING, "00/07 programmable early warning");
+	n = fixed_sense(b, false, SSC_KEY_MEDIUM_ERROR | 0x40, 0, 0x00, 0x02);
+	v = decode(b, n, SSC_CLASS_WRITE, &s);
+	CHECK(v.sense == TAPE_SENSE_EOM && v.err == -ENOSPC, "MEDIUM ERROR + EOM on write: ENOSPC");
+	v = ssc_sense_verdict(&s, SSC_CLASS_READ);
+	CHECK(v.sense == TAPE_SENSE_EOD && v.err == -ENODATA, "... on read: no more data");
+	n = fixed_sense(b, false, SSC_KEY_MEDIUM_ERROR, 0, 0x11, 0x00);
+	v = decode(b, n, SSC_CLASS_READ, &s);
+	CHECK(v.sense == TAPE_SENSE_MEDIUM_ERROR && v.err == -EIO, "11/00 unrecovered read error");
+	n = fixed_sense(b, false, SSC_KEY_MEDIUM_ERROR, 0, 0x3B, 0x00);
+	v = decode(b, n, SSC_CLASS_SPACE, &s);
+	CHECK(v.position_lost, "3B/00 sequential positioning error loses the position");
+	n = fixed_sense(b, false, SSC_KEY_DATA_PROTECT, 0, 0x27, 0x00);
+	v = decode(b, n, SSC_CLASS_WRITE, &s);
+	CHECK(v.sense == TAPE_SENSE_WRITE_PROTECT && v.err == -EROFS, "27/00 write protected: EROFS");
+	n = fixed_sense(b, false, SSC_KEY_NOT_READY, 0, 0x3A, 0x00);
+	v = decode(b, n, SSC_CLASS_OTHER, &s);
+	CHECK(v.sense == TAPE_SENSE_NOT_READY && v.err == -ENOMEDIUM && !v.retry,
+	      "3A/00 medium not present: ENOMEDIUM");
+	n = fixed_sense(b, false, SSC_KEY_NOT_READY, 0, 0x04, 0x01);
+	v = decode(b, n, SSC_CLASS_OTHER, &s);
+	CHECK(v.sense == TAPE_SENSE_NOT_READY && v.retry, "04/01 becoming ready: retry");
+	n = fixed_sense(b, false, SSC_KEY_UNIT_ATTENTION, 0, 0x29, 0x00);
+	v = decode(b, n, SSC_CLASS_READ, &s);
+	CHECK(v.sense == TAPE_SENSE_UNIT_ATTENTION && v.retry && v.position_lost && v.err == -EIO,
+	      "29/00 reset: unit attention, retry, position lost");
+	n = fixed_sense(b, false, SSC_KEY_UNIT_ATTENTION, 0, 0x2A, 0x01);
+	v = decode(b, n, SSC_CLASS_READ, &s);
+	CHECK(v.retry && !v.position_lost, "2A/01 mode parameters changed: position kept");
+	n = fixed_sense(b, false, SSC_KEY_HARDWARE_ERROR, 0, 0x44, 0x00);
+	v = decode(b, n, SSC_CLASS_READ, &s);
+	CHECK(v.sense == TAPE_SENSE_HARDWARE && v.err == -EIO && v.position_lost,
+	      "hardware error: EIO, position lost");
+	n = fixed_sense(b, false, SSC_KEY_ABORTED_COMMAND, 0, 0x47, 0x00);
+	v = decode(b, n, SSC_CLASS_WRITE, &s);
+	CHECK(v.sense == TAPE_SENSE_HARDWARE && !v.retry, "aborted command is not retried");
+	n = fixed_sense(b, false, SSC_KEY_RECOVERED_ERROR, 0, 0x17, 0x01);
+	v = decode(b, n, SSC_CLASS_READ, &s);
+	CHECK(v.sense == TAPE_SENSE_NONE && v.err == 0, "recovered error: success");
+	n = fixed_sense(b, false, SSC_KEY_MISCOMPARE, 0, 0x1D, 0x00);
+	v = decode(b, n, SSC_CLASS_OTHER, &s);
+	CHECK(v.sense == TAPE_SENSE_MEDIUM_ERROR && v.err == -EIO, "miscompare: medium error");
+
+	/* a deferred error is never information */
+	n = fixed_sense(b, false, SSC_KEY_NO_SENSE, 0, 0, 0);
+	b[0] = 0x71;
+	v = decode(b, n, SSC_CLASS_WRITE, &s);
+	CHECK(s.deferred && v.err == -EIO && v.position_lost, "deferred error: EIO");
+}
+
+static void test_sense_formats(void)
+{
+	/* descriptor format: key 0, 00/01, information 5, stream FM bit */
+	static const uint8_t desc[] = {
+		0x72, 0x00, 0x00, 0x01, 0, 0, 0, 16,
+		0x00, 0x0A, 0x80, 0x00, 0, 0, 0, 0, 0, 0, 0, 5,
+		0x04, 0x02, 0x00, 0x80,
+	};
+	/* descriptor: ILI with a negative 64-bit residue, then a vendor descriptor */
+	static const uint8_t desc_ili[] = {
+		0x72, 0x00, 0x00, 0x00, 0, 0, 0, 20,
+		0x80, 0x02, 0xAA, 0xBB,
+		0x04, 0x02, 0x00, 0x20,
+		0x00, 0x0A, 0x80, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00,
+	};
+	struct ssc_sense s;
+	uint8_t b[96];
+	size_t n;
+
+	CHECK_EQ(ssc_parse_sense(desc, sizeof(desc), &s), 0, "descriptor sense parses");
+	CHECK(s.descriptor && s.key == 0 && s.asc == 0 && s.ascq == 1, "descriptor: key/ASC/ASCQ");
+	CHECK(s.info_valid && s.info == 5, "descriptor: information descriptor");
+	CHECK(s.filemark && !s.eom && !s.ili, "descriptor: stream commands descriptor");
+	CHECK_EQ(ssc_sense_verdict(&s, SSC_CLASS_READ).sense, TAPE_SENSE_FILEMARK,
+		 "descriptor filemark maps like fixed");
+	CHECK_EQ(ssc_parse_sense(desc_ili, sizeof(desc_ili), &s), 0, "descriptor ILI parses");
+	CHECK(s.ili && s.info_valid && s.info == -256, "descriptor ILI: residue -256 after a vendor descriptor");
+	/* a descriptor running past the buffer is ignored, not read */
+	CHECK_EQ(ssc_parse_sense(desc_ili, 14, &s), 0, "truncated descriptor sense parses");
+	CHECK(!s.ili && !s.info_valid, "truncated descriptor: the cut descriptor is not used");
+
+	CHECK_EQ(ssc_parse_sense(b, 0, &s), -EPROTO, "empty sense is not sense");
+	memset(b, 0, sizeof(b));
+	CHECK_EQ(ssc_parse_sense(b, 18, &s), -EPROTO, "response code 00h is not sense");
+	CHECK(!s.valid, "invalid sense is marked so");
+	CHECK_EQ(ssc_sense_verdict(&s, SSC_CLASS_READ).err, -EIO, "no usable sense: EIO");
+	n = fixed_sense(b, true, SSC_KEY_MEDIUM_ERROR, 7, 0x11, 0x00);
+	CHECK_EQ(ssc_parse_sense(b, 8, &s), 0, "fixed sense cut after byte 7 parses");
+	CHECK(s.key == SSC_KEY_MEDIUM_ERROR && s.info == 7 && s.asc == 0,
+	      "cut fixed sense: key and info, no ASC beyond the data");
+	b[7] = 2;	/* additional length says ASC is not there */
+	CHECK_EQ(ssc_parse_sense(b, n, &s), 0, "short additional length parses");
+	CHECK_EQ(s.asc, 0, "ASC beyond the additional length is not read");
+	CHECK(strcmp(ssc_sense_key_name(SSC_KEY_BLANK_CHECK), "blank check") == 0,
+	      "sense key names");
+}
+
+static void test_inquiry_limits_position(void)
+{
+	uint8_t inq[96], vpd[32], bl[6] = { 0x09, 0x10, 0x00, 0x00, 0x00, 0x04 };
+	struct tape_identity id;
+	struct ssc_block_limits lim;
+	struct ssc_position p;
+	uint8_t rp[32], type = 0xFF;
+
+	memset(inq, 0, sizeof(inq));
+	inq[0] = 0x01;
+	memcpy(inq + 8, "IET     VIRTUAL-TAPE    0001", 28);
+	memset(&id, 0, sizeof(id));
+	CHECK_EQ(ssc_parse_inquiry(inq, sizeof(inq), &type, &id), 0, "INQUIRY parses");
+	CHECK_EQ(type, SSC_PERIPHERAL_TAPE, "peripheral type tape");
+	CHECK(strcmp(id.vendor, "IET") == 0, "vendor trimmed: '%s'", id.vendor);
+	CHECK(strcmp(id.product, "VIRTUAL-TAPE") == 0, "product trimmed: '%s'", id.product);
+	CHECK(strcmp(id.revision, "0001") == 0, "revision: '%s'", id.revision);
+	CHECK_EQ(ssc_parse_inquiry(inq, 35, &type, &id), -EPROTO, "short INQUIRY refused");
+
+	memset(vpd, 0, sizeof(vpd));
+	vpd[1] = 0x80;
+	vpd[3] = 10;
+	memcpy(vpd + 4, "  A0001   ", 10);
+	CHECK_EQ(ssc_parse_serial_vpd(vpd, sizeof(vpd), &id), 0, "serial VPD parses");
+	CHECK(strcmp(id.serial, "A0001") == 0, "serial trimmed both sides: '%s'", id.serial);
+	vpd[3] = 200;	/* longer than the buffer */
+	CHECK_EQ(ssc_parse_serial_vpd(vpd, 8, &id), 0, "over-long serial page is cut");
+	CHECK(strcmp(id.serial, "A0") == 0, "cut serial: '%s'", id.serial);
+
+	CHECK_EQ(ssc_parse_block_limits(bl, sizeof(bl), &lim), 0, "READ BLOCK LIMITS parses");
+	CHECK(lim.granularity == 9 && lim.max == 1048576 && lim.min == 4,
+	      "tgt limits: 4 B .. 1 MiB, granularity 9");
+	CHECK_EQ(ssc_parse_block_limits(bl, 5, &lim), -EPROTO, "short block limits refused");
+	bl[1] = 0; bl[2] = 0; bl[3] = 2;
+	CHECK_EQ(ssc_parse_block_limits(bl, 6, &lim), -EPROTO, "min > max refused");
+
+	memset(rp, 0, sizeof(rp));
+	rp[0] = 0x80;
+	rp[1] = 1;
+	rp[4] = 0x00; rp[5] = 0x01; rp[6] = 0x02; rp[7] = 0x03;
+	CHECK_EQ(ssc_parse_read_position(rp, 20, SSC_RP_SHORT, &p), 0, "short READ POSITION parses");
+	CHECK(p.bop && !p.eop && !p.unknown && p.partition == 1 && p.block == 0x010203,
+	      "short form: BOP, partition 1, block 0x10203");
+	rp[0] = 0x04;
+	ssc_parse_read_position(rp, 20, SSC_RP_SHORT, &p);
+	CHECK(p.unknown, "short form: BPU means unknown");
+	memset(rp, 0, sizeof(rp));
+	rp[0] = 0x41;
+	rp[7] = 2;
+	rp[8] = 0x01; rp[15] = 0x05;
+	rp[23] = 9;
+	CHECK_EQ(ssc_parse_read_position(rp, 32, SSC_RP_LONG, &p), 0, "long READ POSITION parses");
+	CHECK(!p.bop && p.eop && p.bpew && p.partition == 2 &&
+	      p.block == 0x0100000000000005ULL && p.file == 9, "long form fields");
+	CHECK_EQ(ssc_parse_read_position(rp, 31, SSC_RP_LONG, &p), -EPROTO, "short long form refused");
+	/* what tgt answers: 32 zero bytes but the first */
+	memset(rp, 0, sizeof(rp));
+	rp[0] = 32;
+	ssc_parse_read_position(rp, 32, SSC_RP_LONG, &p);
+	CHECK(!p.bop && p.block == 0, "tgt's READ POSITION: block 0 without BOP");
+}
+
+static void test_mode(void)
+{
+	/* MODE SENSE(6): header, block descriptor, page 0x10, page 0x11 */
+	uint8_t b[64], out[64], page[32];
+	struct ssc_mode m;
+	struct ssc_device_config dc;
+	struct ssc_partition_page pp, pp2;
+	size_t n = 0;
+	int len;
+
+	memset(b, 0, sizeof(b));
+	b[1] = 0;		/* medium type */
+	b[2] = 0x90;		/* WP, buffered mode 1 */
+	b[3] = 8;		/* block descriptor length */
+	n = 4;
+	b[n + 0] = 0x58;	/* density */
+	b[n + 7] = 0x00;	/* block length 0: variable */
+	n += 8;
+	b[n] = 0x10; b[n + 1] = 0x0E; b[n + 3] = 1; b[n + 8] = 0x40; b[n + 10] = 0x18;
+	n += 16;
+	b[n] = 0x91;		/* PS set, page 0x11 */
+	b[n + 1] = 10;
+	b[n + 2] = 3; b[n + 3] = 1; b[n + 4] = 0x34; b[n + 6] = 9;
+	b[n + 8] = 0x00; b[n + 9] = 0x25; b[n + 10] = 0xFF; b[n + 11] = 0xFF;
+	n += 12;
+	b[0] = (uint8_t)(n - 1);
+
+	CHECK_EQ(ssc_parse_mode(b, n, false, 0x10, 0, &m), 0, "page 10h found");
+	CHECK(m.write_protected && m.device_specific == 0x90, "WP from the header");
+	CHECK(m.have_block_descriptor && m.density == 0x58 && m.block_length == 0,
+	      "block descriptor: density 58h, variable");
+	CHECK(m.page == b + 12 && m.page_len == 16, "page 10h located");
+	CHECK_EQ(ssc_parse_device_config_page(m.page, m.page_len, &dc), 0, "page 10h parses");
+	CHECK(dc.active_partition == 1 && dc.block_identifiers_supported && dc.eeg && dc.sew,
+	      "device configuration fields");
+	CHECK_EQ(ssc_parse_mode(b, n, false, 0x11, 0, &m), 0, "page 11h found");
+	CHECK_EQ(ssc_parse_partition_page(m.page, m.page_len, &pp), 0, "page 11h parses");
+	CHECK(pp.max_additional == 3 && pp.additional == 1 && !pp.fdp && !pp.sdp && pp.idp &&
+	      pp.psum == 2 && pp.pofm && pp.part_units == 9 && pp.nsizes == 2 &&
+	      pp.sizes[0] == 0x25 && pp.sizes[1] == 0xFFFF, "partition page fields");
+	CHECK_EQ(ssc_partition_unit_bytes(&pp), 1000000, "PSUM 2: megabytes");
+	pp2 = pp;
+	pp2.psum = 3;
+	CHECK_EQ(ssc_partition_unit_bytes(&pp2), 1000000000ULL, "PSUM 3: 10^part_units");
+	CHECK_EQ(ssc_parse_mode(b, n, false, 0x0F, 0, &m), -ENOENT, "absent page: ENOENT");
+	CHECK(m.write_protected, "absent page: header still parsed");
+	CHECK_EQ(ssc_parse_mode(b, 20, false, 0x11, 0, &m), -ENOENT,
+		 "page beyond the buffer is not found");
+	CHECK_EQ(ssc_parse_mode(b, 3, false, 0x10, 0, &m), -EPROTO, "truncated header refused");
+
+	len = ssc_build_partition_page(page, sizeof(page), &pp);
+	CHECK_EQ(len, 12, "partition page built: 8 + 2 sizes");
+	CHECK(len == 12 && page[0] == 0x11 && page[1] == 10 && page[3] == 1 &&
+	      page[4] == 0x34 && page[6] == 9 && page[9] == 0x25 && page[10] == 0xFF,
+	      "partition page bytes");
+	CHECK_EQ(ssc_parse_partition_page(page, (size_t)len, &pp2), 0, "built page parses back");
+	CHECK(pp2.nsizes == 2 && pp2.sizes[1] == 0xFFFF && pp2.additional == 1, "round trip");
+	CHECK_EQ(ssc_build_partition_page(page, 11, &pp), -ENOSPC, "too small buffer refused");
+
+	b[n - 12] |= 0x80;
+	len = ssc_build_mode_select(out, sizeof(out), false, 0x90, b + n - 12, 12);
+	CHECK_EQ(len, 16, "MODE SELECT(6) list: 4 + page");
+	CHECK(out[0] == 0 && out[2] == 0x10 && out[3] == 0 && out[4] == 0x11,
+	      "MODE SELECT(6): length reserved, WP masked, buffered kept, PS cleared");
+	len = ssc_build_mode_select(out, sizeof(out), true, 0x10, page, 12);
+	CHECK(len == 20 && out[3] == 0x10 && out[7] == 0 && out[8] == 0x11, "MODE SELECT(10) list");
+	CHECK_EQ(ssc_build_mode_select(out, 10, true, 0, page, 12), -ENOSPC,
+		 "MODE SELECT list too big refused");
+
+	/* MODE SENSE(10) with a subpage (SPF) */
+	memset(b, 0, sizeof(b));
+	b[3] = 0x80;
+	b[8] = 0x50; b[9] = 0x01; b[10] = 0; b[11] = 0x1C;
+	b[1] = 8 + 32 - 2;
+	CHECK_EQ(ssc_parse_mode(b, 40, true, 0x10, 1, &m), 0, "MODE SENSE(10): subpage 10h/01h found");
+	CHECK(m.page == b + 8 && m.page_len == 32 && m.write_protected && !m.have_block_descriptor,
+	      "subpage located, WP from 10-byte header");
+}
+
+static int count_attr(const struct tape_attr *a, bool ro, void *arg)
+{
+	int *n = arg;
+
+	(*n)++;
+	if (a->id == 0x0000 && !ro)
+		return -100;	/* remaining capacity must be read-only */
+	return 0;
+}
+
+static void test_mam(void)
+{
+	uint8_t b[64], big[1100];
+	uint16_t ids[8];
+	struct tape_attr a;
+	size_t n = 4;
+	int count = 0, len;
+
+	memset(b, 0, sizeof(b));
+	/* 0000h remaining capacity, binary 8 bytes, read only */
+	b[n + 0] = 0x00; b[n + 1] = 0x00; b[n + 2] = 0x80; b[n + 4] = 8;
+	b[n + 5 + 6] = 0x12; b[n + 5 + 7] = 0x34;
+	n += 13;
+	/* 0800h application vendor, ASCII "FUSETAPE" */
+	b[n + 0] = 0x08; b[n + 1] = 0x00; b[n + 2] = 0x01; b[n + 4] = 8;
+	memcpy(b + n + 5, "FUSETAPE", 8);
+	n += 13;
+	b[3] = (uint8_t)(n - 4);
+
+	CHECK_EQ(ssc_mam_find(b, n, 0x0800, &a), 0, "attribute 0800h found");
+	CHECK(a.id == 0x0800 && a.format == TAPE_ATTR_ASCII && a.length == 8 &&
+	      memcmp(a.value, "FUSETAPE", 8) == 0, "0800h: ASCII FUSETAPE");
+	CHECK_EQ(ssc_mam_find(b, n, 0x0000, &a), 0, "attribute 0000h found");
+	CHECK(a.length == 8 && a.value[6] == 0x12 && a.value[7] == 0x34, "0000h value");
+	CHECK_EQ(ssc_mam_find(b, n, 0x0801, &a), -ENOENT, "absent attribute: ENOENT");
+	CHECK_EQ(ssc_mam_find(b, n - 3, 0x0800, &a), -EPROTO, "cut value: EPROTO");
+	CHECK_EQ(ssc_mam_find(b, 3, 0x0800, &a), -EPROTO, "no header: EPROTO");
+	CHECK_EQ(ssc_mam_foreach(b, n, count_attr, &count), 0, "foreach walks the list");
+	CHECK_EQ(count, 2, "two attributes, 0000h read-only");
+	/* AVAILABLE DATA larger than what was fetched: the tail is cut */
+	b[3] = 200;
+	count = 0;
+	CHECK_EQ(ssc_mam_foreach(b, n, count_attr, &count), 0, "truncated list: no error");
+	CHECK_EQ(count, 2, "truncated list: complete attributes seen");
+	b[3] = (uint8_t)(n - 4);
+
+	memset(big, 0, sizeof(big));
+	big[2] = (5 + 1050) >> 8;
+	big[3] = (5 + 1050) & 0xFF;
+	big[4] = 0x08; big[5] = 0x05; big[7] = 0x04; big[8] = 0x1A;	/* length 1050 */
+	CHECK_EQ(ssc_mam_find(big, 4 + 5 + 1050, 0x0805, &a), -EOVERFLOW,
+		 "value longer than TAPE_ATTR_MAX_VALUE: EOVERFLOW");
+
+	memset(b, 0, sizeof(b));
+	b[3] = 6;
+	b[4] = 0x00; b[5] = 0x01; b[6] = 0x08; b[7] = 0x00; b[8] = 0x08; b[9] = 0x0C;
+	CHECK_EQ(ssc_mam_parse_id_list(b, 10, ids, 8), 3, "attribute list: 3 ids");
+	CHECK(ids[0] == 0x0001 && ids[1] == 0x0800 && ids[2] == 0x080C, "attribute list ids");
+	CHECK_EQ(ssc_mam_parse_id_list(b, 10, ids, 2), 2, "attribute list bounded by max_ids");
+
+	memset(&a, 0, sizeof(a));
+	a.id = 0x0806;
+	a.format = TAPE_ATTR_ASCII;
+	a.length = 6;
+	memcpy(a.value, "A0001 ", 6);
+	len = ssc_mam_build(b, sizeof(b), &a);
+	CHECK_EQ(len, 15, "WRITE ATTRIBUTE list: 4 + 5 + 6");
+	CHECK(b[3] == 11 && b[4] == 0x08 && b[5] == 0x06 && b[6] == 0x01 && b[8] == 6 &&
+	      memcmp(b + 9, "A0001 ", 6) == 0, "WRITE ATTRIBUTE list bytes");
+	CHECK_EQ(ssc_mam_find(b, (size_t)len, 0x0806, &a), 0, "built list parses back");
+	CHECK_EQ(ssc_mam_build(b, 14, &a), -ENOSPC, "list too big refused");
+}
+
+int main(void)
+{
+	test_cdbs();
+	test_timeouts();
+	test_sense_tgt();
+	test_sense_keys();
+	test_sense_formats();
+	test_inquiry_limits_position();
+	test_mode();
+	test_mam();
+	return tap_done();
+}
