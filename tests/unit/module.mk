@@ -2,3 +2,9 @@
 # tests/run-all.  Append your own with "TESTS += name" and "name_SRCS := ...".
 TESTS += test_tape_image
 test_tape_image_SRCS := tests/unit/test_tape_image.c
+TESTS += test_ssc
+test_ssc_SRCS := tests/unit/test_ssc.c
+
+# LTFS core (lib/ltfs): on-tape structures, data path, recovery.
+TESTS += test_ltfs_core
+test_ltfs_core_SRCS := tests/unit/test_ltfs_core.c
