@@ -40,14 +40,16 @@ enum {
 
 /*
  * Control attributes on the mount root.  They are not stored on tape and
- * not listed: "getfattr -n user.fusetape.pid MNT" gives the daemon's pid;
- * setting user.fusetape.unmount to the path of a FIFO makes the daemon
- * write every change to tape now and, when it exits after the unmount,
- * write one status line into that FIFO ("ok" or "error: ...").
- * user.ltfs.sync (any node, as in the reference LTFS) writes an index.
+ * not listed.  "getfattr -n user.fusetape.pid MNT" gives the daemon's pid.
+ * Reading "user.fusetape.unmount:FIFO" (FIFO an absolute path) makes the
+ * daemon write every change to tape now and remember to write one status
+ * line into that FIFO ("ok" or "error: ...") when it exits after the
+ * unmount; the value read is "ok".  It is a read, not a setxattr, so that
+ * it works on read-only mounts too.  user.ltfs.sync (any node, as in the
+ * reference LTFS) writes an index.
  */
 #define FT_XATTR_PID "user.fusetape.pid"
-#define FT_XATTR_UNMOUNT "user.fusetape.unmount"
+#define FT_XATTR_UNMOUNT "user.fusetape.unmount:"
 #define FT_XATTR_SYNC "user.ltfs.sync"
 
 /* Largest FUSE write request we accept (the kernel's maximum, 256 pages). */

@@ -349,7 +349,7 @@ int main(int argc, char *argv[])
 		.uid = -1, .gid = -1, .umask = -1,
 	};
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts copts;
+	struct fuse_cmdline_opts copts = { 0 };
 	struct fuse_session *se;
 	struct ft_fs fs;
 	char msg[LTFS_ERRLEN + PATH_MAX + 64];
@@ -380,41 +380,49 @@ int main(int argc, char *argv[])
 
 	if (fuse_opt_parse(&args, &conf, ft_opt_spec, opt_proc) != 0) {
 		fprintf(stderr, "Try 'fusetape --help'.\n");
-		return FT_EXIT_USAGE;
+		code = FT_EXIT_USAGE;
+		goto out_args;
 	}
 	if (conf.help) {
 		usage(stdout);
 		printf("\nFUSE options:\n");
 		fflush(stdout);
 		fuse_lowlevel_help();
-		return FT_EXIT_OK;
+		code = FT_EXIT_OK;
+		goto out_args;
 	}
 	if (conf.version) {
 		printf("fusetape %s\n", FUSETAPE_VERSION);
 		fflush(stdout);
 		fuse_lowlevel_version();
-		return FT_EXIT_OK;
+		code = FT_EXIT_OK;
+		goto out_args;
 	}
 	if (!conf.device || !conf.mountpoint) {
 		fprintf(stderr, "fusetape: %s\n", !conf.device ? "no DEVICE given" :
 			"no MOUNTPOINT given");
 		usage(stderr);
-		return FT_EXIT_USAGE;
+		code = FT_EXIT_USAGE;
+		goto out_args;
 	}
 	if (stat(conf.mountpoint, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "fusetape: cannot mount on %s: %s\n", conf.mountpoint,
 			stat(conf.mountpoint, &st) != 0 ? strerror(errno) :
 			"not a directory");
-		return FT_EXIT_MOUNT;
+		code = FT_EXIT_MOUNT;
+		goto out_args;
 	}
 	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0 ||
 	    fuse_opt_add_arg(&args, "-osubtype=fusetape") != 0 ||
 	    add_fsname(&args, conf.device) != 0) {
 		fprintf(stderr, "fusetape: out of memory\n");
-		return FT_EXIT_USAGE;
+		code = FT_EXIT_USAGE;
+		goto out_args;
 	}
-	if (fuse_parse_cmdline(&args, &copts) != 0)
-		return FT_EXIT_USAGE;
+	if (fuse_parse_cmdline(&args, &copts) != 0) {
+		code = FT_EXIT_USAGE;
+		goto out_args;
+	}
 
 	/* Reject unknown FUSE options now, before the tape is touched. */
 	{
@@ -422,13 +430,15 @@ int main(int argc, char *argv[])
 
 		if (copy_args(&args, &check) != 0) {
 			fprintf(stderr, "fusetape: out of memory\n");
-			return FT_EXIT_USAGE;
+			code = FT_EXIT_USAGE;
+			goto out_args;
 		}
 		se = fuse_session_new(&check, &ft_ops, sizeof(ft_ops), NULL);
 		fuse_opt_free_args(&check);
 		if (!se) {
 			fprintf(stderr, "Try 'fusetape --help'.\n");
-			return FT_EXIT_USAGE;
+			code = FT_EXIT_USAGE;
+			goto out_args;
 		}
 		fuse_session_destroy(se);
 	}

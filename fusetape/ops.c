@@ -791,15 +791,26 @@ static bool may_control(fuse_req_t req)
 	return ctx->uid == 0 || ctx->uid == getuid();
 }
 
+static void reply_xattr_value(fuse_req_t req, const void *value, size_t len,
+			      size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, value, len);
+}
+
 /*
- * user.fusetape.unmount=FIFO: remember where to report the final status,
+ * user.fusetape.unmount:FIFO: remember where to report the final status,
  * and put everything on tape now, so that the umount that follows has
  * little left to do and a failure shows while the volume is still mounted.
  */
 static void control_unmount(fuse_req_t req, struct ft_fs *fs,
-			    const char *value, size_t size)
+			    const char *path, size_t size)
 {
-	char path[PATH_MAX];
+	static const char ok[] = "ok";
 	struct stat st;
 	int fd, r;
 
@@ -807,12 +818,14 @@ static void control_unmount(fuse_req_t req, struct ft_fs *fs,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (size == 0 || size >= sizeof(path) || memchr(value, '\0', size)) {
+	if (path[0] != '/') {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	memcpy(path, value, size);
-	path[size] = '\0';
+	if (size != 0 && size < sizeof(ok) - 1) {
+		fuse_reply_err(req, ERANGE);
+		return;
+	}
 	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
@@ -834,7 +847,7 @@ static void control_unmount(fuse_req_t req, struct ft_fs *fs,
 		close(fs->status_fd);
 	fs->status_fd = fd;
 	unlock(fs);
-	fuse_reply_err(req, 0);
+	reply_xattr_value(req, ok, sizeof(ok) - 1, size);
 }
 
 static void ft_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -844,11 +857,8 @@ static void ft_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	const char *key;
 	int err, r;
 
-	if (ino == FUSE_ROOT_ID && strcmp(name, FT_XATTR_UNMOUNT) == 0) {
-		control_unmount(req, fs, value, size);
-		return;
-	}
-	if (ino == FUSE_ROOT_ID && strcmp(name, FT_XATTR_PID) == 0) {
+	if (ino == FUSE_ROOT_ID && (strcmp(name, FT_XATTR_PID) == 0 ||
+	    strncmp(name, FT_XATTR_UNMOUNT, strlen(FT_XATTR_UNMOUNT)) == 0)) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
@@ -872,17 +882,6 @@ static void ft_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	fuse_reply_err(req, -r);
 }
 
-static void reply_xattr_value(fuse_req_t req, const void *value, size_t len,
-			      size_t size)
-{
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (len > size)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, value, len);
-}
-
 static void ft_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
@@ -897,6 +896,11 @@ static void ft_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		int len = snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 
 		reply_xattr_value(req, pid, (size_t)len, size);
+		return;
+	}
+	if (ino == FUSE_ROOT_ID &&
+	    strncmp(name, FT_XATTR_UNMOUNT, strlen(FT_XATTR_UNMOUNT)) == 0) {
+		control_unmount(req, fs, name + strlen(FT_XATTR_UNMOUNT), size);
 		return;
 	}
 	key = ltfs_key(name, &err);

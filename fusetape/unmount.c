@@ -5,7 +5,7 @@
  * umount(8) on a FUSE mount returns as soon as the kernel lets go; the
  * daemon writes the index afterwards, and nobody hears whether that
  * worked (the reference LTFS's most-asked question).  Here the client
- *  1. asks the daemon (through the control attribute on the mount root) to
+ *  1. asks the daemon (by reading a control attribute of the mount root) to
  *     put everything on tape now and to report its final status into a
  *     FIFO the client holds open;
  *  2. unmounts (umount2 as root, fusermount3 -u otherwise);
@@ -91,6 +91,7 @@ int ft_unmount_client(const char *mountpoint)
 {
 	char mnt[PATH_MAX], dir[] = "/tmp/fusetape-unmount.XXXXXX";
 	char fifo[sizeof(dir) + 16], pid[32], status[LTFS_ERRLEN + PATH_MAX + 64];
+	char control[sizeof(FT_XATTR_UNMOUNT) + sizeof(fifo)], reply[16];
 	ssize_t n;
 	int fd, r;
 
@@ -123,8 +124,8 @@ int ft_unmount_client(const char *mountpoint)
 		rmdir(dir);
 		return FT_EXIT_MOUNT;
 	}
-	r = setxattr(mnt, FT_XATTR_UNMOUNT, fifo, strlen(fifo), 0);
-	r = r < 0 ? -errno : 0;
+	snprintf(control, sizeof(control), "%s%s", FT_XATTR_UNMOUNT, fifo);
+	r = getxattr(mnt, control, reply, sizeof(reply)) < 0 ? -errno : 0;
 	/* The daemon holds the FIFO open now (or never will): names not needed. */
 	unlink(fifo);
 	rmdir(dir);

@@ -1,0 +1,114 @@
+#!/bin/bash
+# fs-unmount: every way a fusetape session ends puts the index on tape.
+# fusetape -u returns only when the daemon has written it and exited; a
+# plain umount and SIGTERM make the daemon write it and exit 0; a busy
+# mount stays mounted and usable; the periodic sync writes an index on its
+# own; the daemonized default is mounted when fusetape returns.
+. "$(dirname "$0")/fs-lib.sh"
+require_fuse
+IMG=$T/tape.img
+MNT=$T/mnt
+out=$T/out
+gen() { getfattr --only-values -n user.ltfs.indexGeneration "$MNT" 2>/dev/null; }
+
+check "mkfs.fusetape" new_volume "$IMG" 256M
+
+# ---- fusetape -u with the daemonized default ---------------------------
+check "fusetape (daemonized) returns with the filesystem mounted" mount_tape "$IMG" "$MNT"
+check "mounted on return" mountpoint -q "$MNT"
+pid=$daemon_pid
+check "the daemon's pid is readable from the mount root" test -n "$pid"
+expect_eq "mount type" "$(findmnt -n -o FSTYPE "$MNT")" fuse.fusetape
+head -c 3M /dev/urandom >"$T/a"
+cp "$T/a" "$MNT/a"
+check "fusetape -u" unmount_tape "$MNT"
+check "not mounted after fusetape -u" bash -c "! mountpoint -q '$MNT'"
+check "the daemon has exited when fusetape -u returns" gone "$pid"
+
+# ---- busy --------------------------------------------------------------
+mount_tape "$IMG" "$MNT"
+check "the file written before fusetape -u is there" cmp "$T/a" "$MNT/a"
+exec 7<"$MNT/a"
+expect_rc 5 "fusetape -u of a busy mount fails" "$out" timeout 60 "$FT" -u "$MNT"
+expect_grep "and says why" "$out" 'busy'
+check "still mounted" mountpoint -q "$MNT"
+echo more >"$MNT/more"
+check "still usable" grep -qx more "$MNT/more"
+exec 7<&-
+check "fusetape -u once the file is closed" unmount_tape "$MNT"
+
+# ---- plain umount, daemon in the foreground -----------------------------
+check "fusetape -f mounts" mount_fg "$IMG" "$MNT"
+fgpid=$daemon_pid
+head -c 2M /dev/urandom >"$T/b"
+cp "$T/b" "$MNT/b"
+g0=$(gen)
+check "umount" timeout 30 umount "$MNT"
+if wait_gone "$fgpid" 120; then
+	ok "the daemon exits after umount"
+else
+	not_ok "the daemon exits after umount"
+	kill -9 "$fgpid"
+fi
+rc=0; wait "$fgpid" || rc=$?
+expect_eq "the daemon's exit status after umount (index written)" "$rc" 0
+DIAG_LINES=20 diag <"$T/daemon.log"
+mount_tape "$IMG" "$MNT"
+check "what was written before umount is there" cmp "$T/b" "$MNT/b"
+g1=$(gen)
+if [ -n "$g0" ] && [ -n "$g1" ] && [ "$g1" -gt "$g0" ]; then
+	ok "umount wrote a new index generation ($g0 -> $g1)"
+else
+	not_ok "umount wrote a new index generation: '$g0' -> '$g1'"
+fi
+unmount_tape "$MNT"
+
+# ---- SIGTERM -----------------------------------------------------------
+check "fusetape -f mounts" mount_fg "$IMG" "$MNT"
+fgpid=$daemon_pid
+head -c 1M /dev/urandom >"$T/c"
+cp "$T/c" "$MNT/c"
+kill -TERM "$fgpid"
+if wait_gone "$fgpid" 120; then ok "SIGTERM ends the daemon"; else not_ok "SIGTERM ends the daemon"; kill -9 "$fgpid"; fi
+rc=0; wait "$fgpid" || rc=$?
+expect_eq "its exit status after SIGTERM (index written)" "$rc" 0
+check "not mounted after SIGTERM" bash -c "! mountpoint -q '$MNT'"
+mount_tape "$IMG" "$MNT"
+check "what was written before SIGTERM is there" cmp "$T/c" "$MNT/c"
+unmount_tape "$MNT"
+
+# ---- periodic sync -----------------------------------------------------
+mount_tape "$IMG" "$MNT" -o sync_interval=1
+g0=$(gen)
+echo tick >"$MNT/tick"
+g1=$g0
+for i in $(seq 1 50); do
+	sleep 0.2
+	g1=$(gen)
+	[ "$g1" != "$g0" ] && break
+done
+if [ -n "$g0" ] && [ "$g1" -gt "$g0" ]; then
+	ok "sync_interval=1 wrote an index by itself ($g0 -> $g1)"
+else
+	not_ok "sync_interval=1 wrote an index by itself: '$g0' -> '$g1'"
+fi
+sleep 2.5
+expect_eq "and none while nothing changed" "$(gen)" "$g1"
+unmount_tape "$MNT"
+
+# kill -9 after a sync: what the index covered is there at the next mount
+mount_fg "$IMG" "$MNT" -o sync_interval=0
+head -c 1M /dev/urandom >"$T/d"
+cp "$T/d" "$MNT/d"
+expect_eq "fsync" "$("$PROBE" fsync "$MNT/d")" OK
+kill -9 "$daemon_pid"
+wait "$daemon_pid" 2>/dev/null
+umount -l "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
+if mount_tape "$IMG" "$MNT"; then
+	ok "mounts after the daemon was killed"
+	check "the fsync'ed file survived kill -9" cmp "$T/d" "$MNT/d"
+	unmount_tape "$MNT"
+else
+	not_ok "mounts after the daemon was killed"
+fi
+done_testing
