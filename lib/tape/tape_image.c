@@ -744,6 +744,11 @@ static int read_entry(struct image *im, uint32_t part, uint64_t n, struct entry 
 	if (!decode_entry(&im->h, part, b, e) ||
 	    (e->type != ENTRY_RECORD && e->type != ENTRY_FILEMARK))
 		return -EIO;
+	/* Re-checked because the file may have changed since open (an unlocked
+	 * reader, or damage): never trust a length or offset unchecked. */
+	if (e->length > im->h.max_record ||
+	    e->data_off + align_up(e->length) > im->h.p[part].data_size)
+		return -EIO;
 	return 0;
 }
 

@@ -1182,6 +1182,12 @@ static void test_open_errors(void)
 	CHECK(tape_open("/dev/null", 0, &t, errbuf, sizeof(errbuf)) < 0 && t == NULL && errbuf[0],
 	      "a character device that is no tape is refused: %s", errbuf);
 	CHECK_EQ(tape_close(NULL), 0, "tape_close(NULL)");
+	CHECK(tape_read(NULL, errbuf, 1) == -EINVAL && tape_write(NULL, errbuf, 1) == -EINVAL &&
+	      tape_locate(NULL, 0, 0) == -EINVAL && tape_space(NULL, TAPE_SPACE_EOD, 0) == -EINVAL &&
+	      tape_write_filemarks(NULL, 1) == -EINVAL && tape_format(NULL, 1, NULL) == -EINVAL,
+	      "calls on a NULL handle give -EINVAL");
+	CHECK(tape_last(NULL)->sense == TAPE_SENSE_NONE && tape_caps(NULL)->max_record == 0,
+	      "accessors on a NULL handle do not crash");
 	CHECK(strcmp(tape_sense_name(TAPE_SENSE_EOD), "end of data") == 0, "sense names");
 }
 
