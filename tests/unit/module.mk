@@ -8,3 +8,5 @@ test_ssc_SRCS := tests/unit/test_ssc.c
 # LTFS core (lib/ltfs): on-tape structures, data path, recovery.
 TESTS += test_ltfs_core
 test_ltfs_core_SRCS := tests/unit/test_ltfs_core.c
+TESTS += test_ltfs_data
+test_ltfs_data_SRCS := tests/unit/test_ltfs_data.c
