@@ -66,7 +66,9 @@ struct check {
 	unsigned problems;		/* everything found */
 	unsigned repairable;		/* of those, what a recovery mount fixes */
 	bool fatal;			/* could not check at all (operational) */
+	bool silent;			/* count problems, print none */
 	unsigned index_problems;	/* in the index being checked */
+	bool lost_data;			/* records after the last index of a partition */
 	uint64_t files, dirs, extents;
 };
 
@@ -76,7 +78,7 @@ static void out(const struct check *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (c->o->quiet)
+	if (c->o->quiet || c->silent)
 		return;
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
@@ -89,7 +91,7 @@ static void verbose(const struct check *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!c->o->verbose || c->o->quiet)
+	if (!c->o->verbose || c->o->quiet || c->silent)
 		return;
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
@@ -106,6 +108,8 @@ static void problem(struct check *c, bool repairable, const char *fmt, ...)
 	c->problems++;
 	if (repairable)
 		c->repairable++;
+	if (c->silent)
+		return;
 	va_start(ap, fmt);
 	printf("PROBLEM: ");
 	vprintf(fmt, ap);
@@ -122,7 +126,7 @@ static void index_problem(struct check *c, const struct vs_index *ix,
 	va_list ap;
 
 	c->problems++;
-	if (++c->index_problems > MAX_PRINTED_PER_INDEX)
+	if (++c->index_problems > MAX_PRINTED_PER_INDEX || c->silent)
 		return;
 	va_start(ap, fmt);
 	printf("PROBLEM: generation %" PRIu64 " (%c:%" PRIu64 "): ", ix->generation,
@@ -445,7 +449,7 @@ static void check_tree(struct check *c, const struct vs_index *ix)
 	else if (w.uids.n && w.uids.v[w.uids.n - 1] > ix->highest_uid)
 		index_problem(c, ix, "fileuid %" PRIu64 " is above highestfileuid %" PRIu64,
 			      w.uids.v[w.uids.n - 1], ix->highest_uid);
-	if (c->index_problems > MAX_PRINTED_PER_INDEX)
+	if (c->index_problems > MAX_PRINTED_PER_INDEX && !c->silent)
 		printf("PROBLEM: generation %" PRIu64 ": %u more problems not shown\n",
 		       ix->generation, c->index_problems - MAX_PRINTED_PER_INDEX);
 	if (ix->doc == newest(c)->doc) {
@@ -505,6 +509,8 @@ static void check_partition_end(struct check *c, unsigned p)
 		problem(c, true, "partition %c: %u incomplete index write(s) after generation %"
 			PRIu64 " (the writer died while writing an index)", c->letter[p], torn,
 			c->last[p].generation);
+	if (c->last[p].end_block + 1 != c->eod[p])
+		c->lost_data = true;
 	if (c->last[p].end_block + 1 != c->eod[p])
 		problem(c, true, "partition %c does not end in an index: %" PRIu64 " objects "
 			"follow generation %" PRIu64 " (data written after the last sync; the "
@@ -706,12 +712,12 @@ static const struct vs_index *newest(const struct check *c)
 /*
  * The core's read-write mount writes a recovery index where a partition
  * does not end in one; the unmount then brings the index partition and the
- * MAM up to date.  If the mount had nothing to recover (only the index
- * partition or the MAM is stale) the volume is clean and the unmount would
- * write nothing, so touch the root's change time to make it write a new
- * generation everywhere.
+ * MAM up to date.  If that leaves something stale (the mount found nothing
+ * to recover, so the volume was clean and the unmount wrote nothing), the
+ * second pass, new_generation, sets the root's change time to the value it
+ * has, which makes the unmount write a new generation everywhere.
  */
-static int repair(const struct options *o, struct tape *t)
+static int repair(const struct options *o, struct tape *t, bool new_generation)
 {
 	struct ltfs_mount_opts mo = { .readonly = false, .creator = NULL };
 	struct ltfs_volume *v = NULL;
@@ -729,7 +735,7 @@ static int repair(const struct options *o, struct tape *t)
 		ltfs_unmount(v, err);
 		return -EROFS;
 	}
-	if (!ltfs_dirty(v)) {
+	if (new_generation && !ltfs_dirty(v)) {
 		struct ltfs_stat st;
 		struct ltfs_setattr sa = { .mask = LTFS_SET_CHANGE };
 
@@ -750,7 +756,9 @@ static int repair(const struct options *o, struct tape *t)
 		return rc;
 	}
 	if (!o->quiet)
-		printf("Repair: wrote a new index to the volume\n");
+		printf("Repair: %s\n", new_generation ?
+		       "wrote a new generation of the index to both partitions" :
+		       "mounted and unmounted the volume read-write (recovery index)");
 	return 0;
 }
 
@@ -905,18 +913,36 @@ int main(int argc, char **argv)
 			printf("Run " PROG " -r %s to repair.\n", o.device);
 		result = FSCK_UNCORRECTED;
 	} else {
-		struct check again = { .o = &o, .t = t, .caps = c.caps };
+		struct options o2 = o;
+		struct check again = { .o = &o2, .t = t, .caps = c.caps };
+		bool lost_data = c.lost_data;
 
+		o2.list = false;
 		free_check(&c);
-		if (repair(&o, t)) {
+		if (repair(&o, t, false)) {
 			result = FSCK_UNCORRECTED;
 			goto done;
 		}
+		again.silent = true;
+		check_volume(&again);
+		free_check(&again);
+		if (!again.fatal && again.problems && again.repairable == again.problems) {
+			memset(&again, 0, sizeof(again));
+			again = (struct check){ .o = &o2, .t = t, .caps = c.caps };
+			if (repair(&o, t, true)) {
+				result = FSCK_UNCORRECTED;
+				goto done;
+			}
+		}
 		if (!o.quiet)
 			printf("Checking %s again after the repair\n", o.device);
+		again = (struct check){ .o = &o2, .t = t, .caps = c.caps };
 		check_volume(&again);
 		summary(&again);
 		free_check(&again);
+		if (lost_data && !o.quiet)
+			printf("Note: the data written after the last complete index is not "
+			       "part of any index and is not recovered.\n");
 		if (again.fatal)
 			result = FSCK_OPERATIONAL;
 		else

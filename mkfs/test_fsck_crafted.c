@@ -243,8 +243,13 @@ static int run_fsck(const char *path, const char *opt, char *out, size_t len)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/*
+ * Craft, check (want_rc, want_text), then -r: repair_rc 1 means the
+ * repair must succeed and a plain check pass afterwards; 4: it must not
+ * claim success; 0: skip the repair.
+ */
 static void expect(const char *name, const struct craft *c, int want_rc,
-		   const char *want_text)
+		   const char *want_text, int repair_rc)
 {
 	char path[256], out[16384];
 	int rc;
@@ -260,6 +265,20 @@ static void expect(const char *name, const struct craft *c, int want_rc,
 	if (rc != want_rc || !strstr(out, want_text))
 		for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n"))
 			printf("#   | %s\n", l);
+	if (!repair_rc)
+		return;
+	rc = run_fsck(path, "-r", out, sizeof(out));
+	CHECK_EQ(rc, repair_rc, "%s: fsck -r exit status", name);
+	if (rc != repair_rc)
+		for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n"))
+			printf("#   | %s\n", l);
+	if (repair_rc == 1) {
+		rc = run_fsck(path, "", out, sizeof(out));
+		CHECK_EQ(rc, 0, "%s: fsck after the repair", name);
+		if (rc)
+			for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n"))
+				printf("#   | %s\n", l);
+	}
 }
 
 int main(void)
@@ -281,26 +300,26 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	expect("good", &(struct craft){ 0 }, 0, "is consistent: generation 2, 2 files");
-	expect("good-list", &(struct craft){ 0 }, 0, "  generation 1      b:5");
+	expect("good", &(struct craft){ 0 }, 0, "is consistent: generation 2, 2 files", 0);
+	expect("good-list", &(struct craft){ 0 }, 0, "  generation 1      b:5", 0);
 	expect("data-after-index", &(struct craft){ .data_after_index = true }, 4,
-	       "partition b does not end in an index: 2 objects follow generation 2");
+	       "partition b does not end in an index: 2 objects follow generation 2", 1);
 	expect("torn-index", &(struct craft){ .torn_index = true }, 4,
-	       "incomplete index write(s) after generation 2");
+	       "incomplete index write(s) after generation 2", 1);
 	expect("extent-past-index", &(struct craft){ .extent_past_index = true }, 4,
-	       "one.bin: extent b:13-14");
+	       "one.bin: extent b:13-14", 4);
 	expect("bad-back-pointer", &(struct craft){ .bad_back_pointer = true }, 4,
-	       "generation 2 points back to b:7, where no index reads");
+	       "generation 2 points back to b:7, where no index reads", 4);
 	expect("duplicate-uid", &(struct craft){ .duplicate_uid = true }, 4,
-	       "fileuid 2 is used more than once");
+	       "fileuid 2 is used more than once", 4);
 	expect("labels-disagree", &(struct craft){ .label_uuid_b = UUID_B }, 4,
-	       "the labels name different volumes");
+	       "the labels name different volumes", 4);
 	expect("ip-stale", &(struct craft){ .ip_stale = true }, 4,
-	       "the index partition holds generation 1, the data partition the newer 2");
+	       "the index partition holds generation 1, the data partition the newer 2", 1);
 	expect("vci-stale", &(struct craft){ .vci_stale = true }, 4,
-	       "partition b: the MAM says generation 1 at block 5");
+	       "partition b: the MAM says generation 1 at block 5", 1);
 	expect("no-vci", &(struct craft){ .no_vci = true }, 4,
-	       "no volume coherency information");
+	       "no volume coherency information", 1);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);
