@@ -10,3 +10,5 @@ TESTS += test_ltfs_core
 test_ltfs_core_SRCS := tests/unit/test_ltfs_core.c
 TESTS += test_ltfs_data
 test_ltfs_data_SRCS := tests/unit/test_ltfs_data.c
+TESTS += test_ltfs_recovery
+test_ltfs_recovery_SRCS := tests/unit/test_ltfs_recovery.c
