@@ -86,7 +86,8 @@ expect_grep "fsck suggests -r" $T/out 'Run fsck.fusetape -r'
 expect_rc 4 "fsck -n after the crash" $T/out "$FSCK" -n $img
 check "checking did not change the image" test "$(sha256sum <$img)" = "$sum_before"
 expect_rc 1 "fsck -r repairs" $T/out "$FSCK" -r $img
-expect_grep "repair wrote an index" $T/out 'Repair: wrote a new index'
+expect_grep "repair wrote an index" $T/out "^Repair: .*recovery index"
+expect_grep "repair says unindexed data is not recovered" $T/out "is not recovered"
 expect_rc 0 "fsck after the repair" $T/out "$FSCK" $img
 expect_rc 0 "fsck -r on a consistent volume changes nothing" $T/out "$FSCK" -r $img
 
