@@ -1404,8 +1404,10 @@ static ssize_t image_read(struct tape *t, void *buf, size_t len)
 	if (im->cur_block >= ps->eod)
 		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
 	err = read_entry(im, im->cur_part, im->cur_block, &e);
-	if (err)
+	if (err) {
+		im->cur_block++;	/* like a bad record: skip the object */
 		return medium_error(t, err);
+	}
 	if (e.type == ENTRY_FILEMARK) {
 		im->cur_block++;
 		t->last.sense = TAPE_SENSE_FILEMARK;

@@ -1165,6 +1165,14 @@ static void test_corrupt(void)
 	if (t) {
 		tape_space(t, TAPE_SPACE_EOD, 0);
 		CHECK_EQ(position(t), 2, "EOD at the damaged entry");
+		/* damage after open: entry 0 goes bad under an open handle */
+		corrupt_byte(path, 270336 + 0 * 32 + 16);
+		tape_rewind(t);
+		uint8_t b2[200];
+		CHECK_EQ(tape_read(t, b2, sizeof(b2)), -EIO, "entry damaged after open: -EIO");
+		CHECK_EQ(tape_last(t)->sense, TAPE_SENSE_MEDIUM_ERROR, "... MEDIUM_ERROR");
+		CHECK_EQ(position(t), 1, "... and the tape moved past it");
+		CHECK(read_seed(t, 100, 1), "the next record reads");
 		tape_close(t);
 	}
 
