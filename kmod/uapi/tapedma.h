@@ -7,17 +7,28 @@
  * Three ways to move data, none of which copies it:
  *  1. TAPEDMA_IOC_CMD: run one SSC command; the buffer is pinned and mapped
  *     into the request (scatter-gather straight from the caller's pages).
+ *     Returns the bytes transferred (>= 0) when the command ended with GOOD
+ *     status; -1/EIO when it ran but ended otherwise (CHECK CONDITION,
+ *     transport error: see *result, which is written in both cases);
+ *     other errors mean it did not run (EINVAL, EFAULT, ENODEV, ENOMEM,
+ *     EPERM), or that a fatal signal ended the wait (EINTR).  No retries:
+ *     a UNIT ATTENTION comes back as EIO with its sense.
  *  2. io_uring IORING_OP_URING_CMD with cmd_op TAPEDMA_URING_CMD and the
  *     same struct tapedma_cmd as payload (needs an IORING_SETUP_SQE128 ring);
  *     with IORING_URING_CMD_FIXED, buf is an address inside the registered
  *     buffer sqe->buf_index.  Completes asynchronously; the CQE result is as
- *     for the ioctl's return value, status/resid/sense go to *result.
+ *     for the ioctl's return value (-errno instead of -1/errno),
+ *     status/resid/sense go to *result.  On a CQE32 ring, the CQE's big_cqe[0]
+ *     is status | host_status << 8 | (__u64)resid << 32.
  *  3. read/write/readv/writev/splice: one call moves one variable-length
- *     record (READ(6)/WRITE(6)); st-like results: 0 at a filemark, ENOSPC at
- *     end of medium, EIO with the sense kept for TAPEDMA_IOC_LAST_SENSE.
- * A buffer that cannot be mapped as it is (alignment, too many segments for
- * the host adapter) is refused with EINVAL (ioctl, uring_cmd) or split into
- * several commands where the semantics allow it; it is never bounced.
+ *     record (READ(6)/WRITE(6), at most 16 MiB - 1); st-like results: 0 at
+ *     a filemark (the tape is then past it) and at end of data, ENOMEM for
+ *     a record longer than the buffer, ENOSPC at end of medium, EIO
+ *     otherwise.  Every result other than GOOD is kept for
+ *     TAPEDMA_IOC_LAST_SENSE.  UNIT ATTENTION is retried (3 times).
+ * A buffer that cannot be mapped as it is (address alignment, more pages
+ * than the host adapter has segments, pieces of a vector that do not join
+ * at page boundaries) is refused with EINVAL; it is never bounced or split.
  */
 #ifndef _UAPI_TAPEDMA_H
 #define _UAPI_TAPEDMA_H
@@ -45,7 +56,11 @@ struct tapedma_result {
 	__u8 sense[TAPEDMA_SENSE_MAX];
 };
 
-/* One SSC command.  64 bytes, so it fits an SQE128 uring_cmd payload (80). */
+/*
+ * One SSC command.  64 bytes, so it fits an SQE128 uring_cmd payload (80).
+ * flags and the reserved fields must be 0 (EINVAL otherwise, so they can
+ * carry extensions later); dir is TAPEDMA_DIR_NONE exactly when len is 0.
+ */
 struct tapedma_cmd {
 	__u8 cdb[16];
 	__u8 cdb_len;		/* 6, 10, 12 or 16 */
@@ -63,10 +78,13 @@ struct tapedma_cmd {
 
 /* Limits of the path to this drive, so callers never hand in what must split. */
 struct tapedma_info {
-	__u32 max_transfer;	/* bytes in one command (segments x segment size, hw sectors) */
-	__u32 max_segments;	/* scatter-gather entries per command */
+	__u32 max_transfer;	/* bytes in one command from a page-aligned buffer
+				 * (max_segments pages, hw sectors); a buffer
+				 * starting mid-page needs one page more */
+	__u32 max_segments;	/* pages one command may span (one segment each) */
 	__u32 max_segment_size;
-	__u32 dma_alignment;	/* buffer address and length must be multiples of this + 1 */
+	__u32 dma_alignment;	/* buffer address must be a multiple of this + 1
+				 * (a mask, 3 on x86); any length is fine */
 	__u32 host_no, channel, id, lun;
 	char vendor[9], model[17], rev[5];
 	__u8 reserved[33];
@@ -86,7 +104,10 @@ struct tapedma_stats {
 #define TAPEDMA_IOC_CMD		_IOWR(TAPEDMA_IOC_MAGIC, 1, struct tapedma_cmd)
 #define TAPEDMA_IOC_INFO	_IOR(TAPEDMA_IOC_MAGIC, 2, struct tapedma_info)
 #define TAPEDMA_IOC_STATS	_IOR(TAPEDMA_IOC_MAGIC, 3, struct tapedma_stats)
-/* Sense of the last failed read/write/splice on this open file. */
+/*
+ * Result (with sense) of the last read/write/splice on this open file that
+ * did not end GOOD: filemark, end of data, short record, error.
+ */
 #define TAPEDMA_IOC_LAST_SENSE	_IOR(TAPEDMA_IOC_MAGIC, 4, struct tapedma_result)
 
 /* sqe->cmd_op for IORING_OP_URING_CMD. */
