@@ -181,11 +181,14 @@ static int cmd_create(int argc, char **argv)
 	if (optind + 1 != argc)
 		return usage_error("create: need exactly one FILE");
 	if (!p.partitions) {
-		/* Sizes given, count not: one more partition takes the rest. */
+		/* Sizes given, count not: after the last one given, one more
+		 * partition takes the rest (unless that one was "I:0"). */
 		p.partitions = 1;
-		for (unsigned i = 0; i < TAPE_MAX_PARTITIONS; i++)
+		for (unsigned i = 0; i < TAPE_MAX_PARTITIONS; i++) {
+			unsigned n = i + (p.partition_size[i] ? 2 : 1);
 			if (given[i])
-				p.partitions = i + 2 > TAPE_MAX_PARTITIONS ? TAPE_MAX_PARTITIONS : i + 2;
+				p.partitions = n > TAPE_MAX_PARTITIONS ? TAPE_MAX_PARTITIONS : n;
+		}
 	}
 	for (unsigned i = p.partitions; i < TAPE_MAX_PARTITIONS; i++)
 		if (given[i]) {

@@ -96,6 +96,15 @@ expect_grep "last partition gets the rest (1018 MiB)" '^  capacity: +1067450368 
 expect_grep "created write protected" '^write protect: +yes$'
 expect_grep "automatic early warning: a quarter of the 1 MiB partition" '^early warning: +262144 bytes \(automatic\)'
 
+expect_rc 0 "create with -P 0:1M,1:0 (1 is the rest)" "$FI" create --force --size 8M -P 0:1M,1:0 "$img"
+"$FI" info "$img" >"$T/out" 2>&1
+expect_grep "... 2 partitions" '^partitions: +2$'
+expect_grep "... partition 1 is the rest" '^  capacity: +7340032 bytes'
+expect_rc 0 "create with -P 0:1M,1:1M (a third takes the rest)" "$FI" create --force --size 8M -P 0:1M,1:1M "$img"
+"$FI" info "$img" >"$T/out" 2>&1
+expect_grep "... 3 partitions" '^partitions: +3$'
+expect_grep "... partition 2 is the rest" '^  capacity: +6291456 bytes'
+
 head -c 100000 /dev/urandom >"$T/junk"
 expect_rc 1 "info on a random file" "$FI" info "$T/junk"
 expect_grep "random file: not an image" 'not a fusetape image'
