@@ -246,7 +246,9 @@ static void forget_medium(struct tdma *d)
 /*
  * Run a command: retries BUSY, "becoming ready" and (for repeatable
  * commands) UNIT ATTENTION; records the raw sense in t->last and the
- * verdict in *o.  Returns o->err.
+ * verdict in *o.  Returns o->err, which is 0 both for GOOD and for a
+ * CHECK CONDITION that is only information (filemark, short record, early
+ * warning): callers that care look at o->check.
  */
 static int run(struct tdma *d, const struct ssc_cdb *cdb, int dir, void *buf,
 	       size_t len, enum ssc_cmd_class cls, struct outcome *o)
@@ -543,7 +545,7 @@ static int scan_one(struct tdma *d, int *kind)
 	int rc = run(d, &c, TAPEDMA_DIR_FROM_DEVICE, d->small, SCAN_LEN,
 		     SSC_CLASS_READ, &o);
 
-	if (rc == 0 || (o.check && o.v.sense == TAPE_SENSE_RECORD_LENGTH)) {
+	if ((rc == 0 && !o.check) || (o.check && o.v.sense == TAPE_SENSE_RECORD_LENGTH)) {
 		map_learn(d, d->pos, false);
 		d->pos++;
 		*kind = 0;
@@ -675,6 +677,16 @@ static int find_eod(struct tdma *d)
 	return 0;
 }
 
+/*
+ * A positioning call that worked: what its internal commands reported
+ * (the EOD that a SPACE to end of data runs into on tgt, say) is not news.
+ */
+static int clean_success(struct tape *t)
+{
+	memset(&t->last, 0, sizeof(t->last));
+	return 0;
+}
+
 static int need_position(struct tdma *d)
 {
 	if (d->pos_known)
@@ -698,7 +710,7 @@ static int read_cmd(struct tdma *d, void *dst, uint32_t alloc, enum rec_kind *ki
 	int rc = run(d, &c, TAPEDMA_DIR_FROM_DEVICE, dst, alloc, SSC_CLASS_READ, &o);
 
 	*kind = REC_DATA;
-	if (rc == 0) {
+	if (rc == 0 && !o.check) {
 		*reclen = *valid = alloc;
 		return 0;
 	}
@@ -856,7 +868,7 @@ static ssize_t tdma_write(struct tape *t, const void *buf, size_t len)
 			map_learn_write(d, d->pos, 1, false);
 			d->pos++;
 		}
-		t->last.sense = rc == 0 ? TAPE_SENSE_NONE : o.v.sense;
+		t->last.sense = o.check ? o.v.sense : TAPE_SENSE_NONE;
 		if (t->last.sense == TAPE_SENSE_RECORD_LENGTH)
 			t->last.sense = TAPE_SENSE_NONE;
 		return (ssize_t)len;
@@ -939,13 +951,12 @@ static int tracked_locate(struct tdma *d, uint64_t block)
 			return tape_fail(t, rc, t->last.sense ? t->last.sense
 							      : TAPE_SENSE_HARDWARE, 0);
 		if (block == d->eod)
-			return tape_fail(t, 0, TAPE_SENSE_NONE, 0);
+			return clean_success(t);
 		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
 	}
 	if (rc < 0)
 		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
-	t->last.sense = TAPE_SENSE_NONE;
-	return 0;
+	return clean_success(t);
 }
 
 static int native_read_position(struct tdma *d, struct ssc_position *p)
@@ -1031,7 +1042,8 @@ static int tracked_space(struct tdma *d, enum tape_space_kind kind, int64_t coun
 		if (rc == 0)
 			rc = goto_pos(d, d->eod);
 		return rc < 0 ? tape_fail(t, rc, t->last.sense ? t->last.sense
-							       : TAPE_SENSE_HARDWARE, 0) : 0;
+							       : TAPE_SENSE_HARDWARE, 0)
+			      : clean_success(t);
 	}
 	if (count == 0)
 		return 0;
@@ -1109,6 +1121,9 @@ static int tracked_space(struct tdma *d, enum tape_space_kind kind, int64_t coun
 	rc = goto_pos(d, target);
 	if (rc < 0)
 		goto fail;
+	if (err == 0)
+		return clean_success(t);
+	memset(&t->last, 0, sizeof(t->last));	/* the condition is ours, not a command's */
 	return tape_fail(t, err, sense, residual);
 fail:
 	return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
@@ -1155,7 +1170,8 @@ static int tdma_rewind(struct tape *t)
 	int rc = do_rewind(d);
 
 	return rc < 0 ? tape_fail(t, rc, t->last.sense ? t->last.sense
-						       : TAPE_SENSE_HARDWARE, 0) : 0;
+						       : TAPE_SENSE_HARDWARE, 0)
+		      : clean_success(t);
 }
 
 static int tdma_load(struct tape *t)
