@@ -242,8 +242,13 @@ struct ltfs_volume {
 
 /* Map an LTFS partition letter of this volume to the SCSI partition. */
 int ltfs_part_scsi(const struct ltfs_volume *v, char letter);
+/* Bytes the index would take now (a generous estimate). */
+uint64_t ltfs_index_estimate(const struct ltfs_volume *v);
 /* Bytes to keep free on the DP for the indexes still to be written. */
 uint64_t ltfs_index_reserve(const struct ltfs_volume *v);
+/* 0 if the index can grow by about `more` bytes and still be written to
+ * both partitions, else -ENOSPC. */
+int ltfs_meta_room(const struct ltfs_volume *v, uint64_t more);
 /* Write the buffered record (short if need be) to the DP. */
 int ltfs_flush_wbuf(struct ltfs_volume *v);
 /* Write an index construct to SCSI partition part. */

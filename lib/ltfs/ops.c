@@ -131,6 +131,9 @@ static int new_node(struct ltfs_volume *v, uint64_t dir, const char *name,
 		return rc;
 	if (ltfs_tree_lookup(tr, d, name))
 		return -EEXIST;
+	rc = ltfs_meta_room(v, 1024 + 2 * (strlen(name) + (target ? strlen(target) : 0)));
+	if (rc)
+		return rc;
 	n = ltfs_node_new(type, tr->highest_uid + 1);
 	if (!n || !(n->name = strdup(name)) || (target && !(n->symlink = strdup(target)))) {
 		ltfs_node_free(n);
@@ -547,6 +550,9 @@ int ltfs_setxattr(struct ltfs_volume *v, uint64_t uid, const char *key,
 		return -EEXIST;
 	if (!a && (flags & XATTR_REPLACE))
 		return -ENODATA;
+	if (size > (a ? a->size : 0) &&
+	    (rc = ltfs_meta_room(v, 2 * (size + strlen(key)) + 64)))
+		return rc;
 	copy = malloc(size ? size : 1);
 	if (!copy)
 		return -ENOMEM;

@@ -405,6 +405,68 @@ out:
 	tape_close(t);
 }
 
+/* An index bigger than a record is split into full records and a short one;
+ * when the index would outgrow the index partition, creating files stops. */
+static void test_big_index(void)
+{
+	const char *path = image_new("bigidx.img", 12u << 20);
+	struct tape *t = tape_at(path, 0);
+	struct ltfs_volume *v;
+	struct ltfs_stat st;
+	struct ltfs_index ix;
+	char name[64];
+	int i, rc = 0, missing = 0;
+	unsigned char *rec = malloc(1 << 16);
+
+	CHECK_EQ(format_default(t, 4096, "big"), 0, "format with 4 KiB blocks");
+	v = mount_rw(t);
+	if (!v)
+		return;
+	for (i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "a-rather-long-file-name-number-%06d", i);
+		rc = ltfs_create(v, 1, name, &st);
+		if (rc)
+			break;
+		ltfs_forget(v, st.uid, 1);
+	}
+	CHECK(rc == -ENOSPC && i > 300, "create stops with ENOSPC when the index would not fit "
+	      "the index partition (%d files, rc %d)", i, rc);
+	CHECK_EQ(unmount_ok(v), 0, "unmount writes the big index to both partitions");
+	CHECK_EQ(parse_at(t, 0, 5, &ix, NULL), 0, "IP index parses");
+	ltfs_index_free(&ix);
+	{
+		/* every record of the IP index but the last is a full block */
+		ssize_t n;
+		int full = 0, shortrec = 0, other = 0;
+
+		tape_locate(t, 0, 5);
+		while ((n = tape_read(t, rec, 1 << 16)) > 0) {
+			if (shortrec)
+				other++;
+			if (n == 4096)
+				full++;
+			else
+				shortrec++;
+		}
+		CHECK(full > 10 && shortrec == 1 && other == 0,
+		      "index in %d full records and one short one", full);
+	}
+	v = mount_rw(t);
+	CHECK(v != NULL, "remount with the big index");
+	if (!v)
+		return;
+	for (int j = 0; j < i; j += 97) {
+		snprintf(name, sizeof(name), "a-rather-long-file-name-number-%06d", j);
+		if (!lookup_uid(v, 1, name))
+			missing++;
+	}
+	CHECK_EQ(missing, 0, "files found after remount");
+	CHECK_EQ(v->ix.tree.count, (size_t)i + 1, "all %d files in the tree", i);
+	CHECK_EQ(unmount_ok(v), 0, "unmount");
+	free(rec);
+	tape_close(t);
+}
+
 int main(void)
 {
 	tdir_make();
@@ -412,6 +474,7 @@ int main(void)
 	test_times();
 	test_index_roundtrip();
 	test_format_layout();
+	test_big_index();
 	tdir_clean();
 	return tap_done();
 }
