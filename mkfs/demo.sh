@@ -9,6 +9,10 @@ mnt=${DEMO_MOUNT:-/mnt/tape}
 size=${DEMO_SIZE:-2G}
 bin=${BIN:-build/rel/bin}
 
+# absolute paths, so that the commands printed below work from anywhere
+bin=$(cd "$bin" && pwd)
+case $img in /*) ;; *) img=$PWD/$img ;; esac
+
 say() { printf 'demo: %s\n' "$*"; }
 next_steps() {
 	cat <<MSG
@@ -17,7 +21,7 @@ The virtual tape $img is mounted on $mnt.
 Try:
     cp -r /usr/share/doc/bash $mnt/        # write files
     ls -l $mnt; df -h $mnt
-    getfattr -d -m - $mnt/bash             # LTFS attributes (user.ltfs.*)
+    getfattr -n user.ltfs.startblock $mnt/bash/NEWS.gz   # where it is on tape
 Unmount safely (returns once the index is on the tape):
     $bin/fusetape -u $mnt
 (plain "umount $mnt" returns before the index is written.)
@@ -27,6 +31,10 @@ Check the volume afterwards, and mount it again:
 MSG
 }
 
+if ! mountpoint -q "$mnt" 2>/dev/null && grep -q " $mnt fuse" /proc/mounts; then
+	say "the fusetape daemon of $mnt is gone (crashed or killed); detaching its mount"
+	umount -l "$mnt" 2>/dev/null || fusermount3 -uz "$mnt"
+fi
 if mountpoint -q "$mnt"; then
 	say "$mnt is already mounted:"
 	grep " $mnt " /proc/mounts || true

@@ -28,9 +28,10 @@ MANPAGES += man/mkfs.fusetape.8 man/fsck.fusetape.8
 DEMO_IMAGE ?= /var/tmp/fusetape/demo.img
 DEMO_MOUNT ?= /mnt/tape
 DEMO_SIZE ?= 2G
+DEMO_B ?= build/rel
 .PHONY: demo
 demo:
 	tests/install-deps
-	$(MAKE) VARIANT=rel B=build/rel user
+	$(MAKE) VARIANT=rel B=$(DEMO_B) user
 	DEMO_IMAGE='$(DEMO_IMAGE)' DEMO_MOUNT='$(DEMO_MOUNT)' DEMO_SIZE='$(DEMO_SIZE)' \
-		BIN=build/rel/bin mkfs/demo.sh
+		BIN='$(DEMO_B)/bin' mkfs/demo.sh
