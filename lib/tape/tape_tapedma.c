@@ -760,8 +760,12 @@ static ssize_t tdma_read(struct tape *t, void *buf, size_t len)
 {
 	struct tdma *d = D(t);
 	bool direct = aligned(d, buf, 0) && len >= d->read_len;
-	uint32_t alloc = direct ? (uint32_t)(len < d->max_xfer ? len : d->max_xfer)
-				: d->read_len;
+	/*
+	 * Never more than read_len, even into a bigger buffer: tgt sends
+	 * alloc - B bytes for a B-byte record, so a bigger allocation only
+	 * moves garbage.
+	 */
+	uint32_t alloc = d->read_len;
 	uint8_t *dst = direct ? buf : d->iobuf;
 	uint8_t *big = NULL;
 	uint64_t reclen = 0, valid = 0, n;

@@ -467,6 +467,44 @@ static void run_on(void)
 			CHECK_EQ(s1.bytes_copied - s0.bytes_copied, 0, "nothing bounced in the kernel");
 		}
 	}
+	/*
+	 * End of medium, once: tgt has no early warning; past its capacity a
+	 * write still succeeds and reports EOM with NO SENSE, which the backend
+	 * passes on as EARLY_WARNING (the record is on the medium).
+	 */
+	if (using_tapedma) {
+		unsigned limit = 4096, written = 0, warned = 0;
+
+		rc = tape_rewind(t);
+		for (i = 0; i < limit && rc == 0; i++) {
+			buf[0] = (uint8_t)i;
+			n = tape_write(t, buf, MiB);
+			if (n != MiB) {
+				rc = (int)n;
+				break;
+			}
+			written++;
+			if (tape_last(t)->sense == TAPE_SENSE_EARLY_WARNING && ++warned == 3)
+				break;
+		}
+		printf("# %u MiB written, early warning after %u MiB\n", written,
+		       warned ? written - warned + 1 : 0);
+		if (rc == 0 && !warned)
+			SKIP("tape bigger than 4 GiB", "writing to the end of the medium warns");
+		else
+			CHECK(rc == 0 && warned == 3, "writing to the end of the medium warns (rc %d)", rc);
+		if (warned) {
+			rc = tape_locate(t, 0, written - 1);
+			n = tape_read(t, buf, big);
+			CHECK(rc == 0 && n == MiB && buf[0] == (uint8_t)(written - 1),
+			      "the record written past the warning is on the medium");
+		}
+		/* leave a short tape behind */
+		rc = tape_rewind(t);
+		fill(buf, 4096, 1);
+		CHECK(rc == 0 && tape_write(t, buf, 4096) == 4096 && tape_flush(t) == 0,
+		      "truncate the full tape at BOT");
+	}
 	CHECK_EQ(tape_rewind(t), 0, "rewind at the end");
 	CHECK_EQ(tape_close(t), 0, "close");
 out:
