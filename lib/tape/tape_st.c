@@ -216,10 +216,38 @@ static int mt_space(struct st_tape *s, short op, uint64_t count)
 	return 0;
 }
 
+static void clear_eom_state(struct st_tape *s);
+
 static int lost(struct st_tape *s, int err)
 {
 	s->phys_known = false;
 	return tape_fail(&s->t, err < 0 ? err : -EIO, TAPE_SENSE_HARDWARE, 0);
+}
+
+/*
+ * SPACE forward over count records.  tgt answers a SPACE that ends exactly
+ * at end of data with BLANK CHECK although it did get there; st then counts
+ * the full distance.  So at the frontier of the map, an error after which
+ * st's block counter moved by exactly count means "arrived, and this is
+ * EOD" (which the map then records).
+ */
+static int space_forward(struct st_tape *s, uint64_t count, bool at_frontier)
+{
+	struct mtget before, after;
+	bool counted;
+	int err;
+
+	counted = at_frontier && count <= SPACE_MAX && mt_status(s, &before) == 0 &&
+		  before.mt_blkno >= 0;
+	err = mt_space(s, MTFSR, count);
+	if (!err || !counted)
+		return err;
+	if (mt_status(s, &after) < 0 || after.mt_blkno < 0 ||
+	    (uint64_t)(after.mt_blkno - before.mt_blkno) != count)
+		return err;
+	s->eod_known = true;
+	clear_eom_state(s);
+	return 0;
 }
 
 /*
@@ -252,7 +280,7 @@ static int move_drive(struct st_tape *s, uint64_t target)
 		uint64_t stop = i < s->nfm && s->fm[i] < target ? s->fm[i] : target;
 
 		if (stop > s->phys) {
-			err = mt_space(s, MTFSR, stop - s->phys);
+			err = space_forward(s, stop - s->phys, stop == s->known);
 			if (err)
 				return lost(s, err);
 			s->phys = stop;
