@@ -100,6 +100,14 @@ int ltfs_format(struct tape *t, const struct ltfs_format_opts *opts,
 struct ltfs_mount_opts {
 	bool readonly;		/* never write to the tape */
 	const char *creator;	/* "<creator>" in the index; NULL: "fusetape <version>" */
+	/*
+	 * Addition (LTFS core): when the data partition holds records after
+	 * its last index (the writer died), the recovery mount makes each run
+	 * of them a file /_ltfs_lostandfound/partitionb_block<N>_<bytes>bytes
+	 * (what "ltfsck -f" does), so unindexed bytes can be salvaged.  Set
+	 * this to leave them unreachable instead, as plain ltfsck does.
+	 */
+	bool no_lostfound;
 };
 
 /*
@@ -114,6 +122,13 @@ struct ltfs_mount_opts {
  */
 int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 	       struct ltfs_volume **out, char err[LTFS_ERRLEN]);
+
+/*
+ * Addition (LTFS core): what the last ltfs_mount() of v repaired, as one
+ * line for the log ("recovered: ..."), or NULL if the volume was
+ * consistent.  Valid until the volume is unmounted.
+ */
+const char *ltfs_mount_notice(const struct ltfs_volume *v);
 
 /*
  * Write remaining data, then (if anything changed since the index on

@@ -25,6 +25,9 @@
 /* Blocks of the fixed part of every partition: VOL1, FM, label, FM. */
 #define LTFS_FIRST_INDEX_FM 4
 
+/* Where mount puts data found after the last index (as ltfsck -f does). */
+#define LTFS_LOSTFOUND "_ltfs_lostandfound"
+
 /* Deepest directory nesting we parse or write (guards the recursion). */
 #define LTFS_MAX_DEPTH 1500
 
@@ -238,6 +241,7 @@ struct ltfs_volume {
 	uint64_t dp_left;	/* bytes writable after dp_next (estimate) */
 	bool dp_full;		/* early warning seen or a write hit EOM */
 	uint64_t ip_capacity;
+	char notice[LTFS_ERRLEN];	/* what mount repaired, "" if nothing */
 };
 
 /* Map an LTFS partition letter of this volume to the SCSI partition. */

@@ -184,6 +184,7 @@ struct found_index {
 	uint64_t gen;
 	bool ends_volume;	/* FM idx FM EOD: the partition ends in this index */
 	bool missing_fm;	/* FM idx EOD: only the trailing filemark is missing */
+	uint64_t tail;		/* first block after the index construct */
 	uint64_t eod;
 	struct ltfs_index ix;	/* parsed (header only for the IP scan) */
 };
@@ -196,7 +197,7 @@ struct found_index {
  */
 static int read_index_at(struct ltfs_volume *v, unsigned part, uint64_t start,
 			 bool header_only, struct ltfs_index *ix, bool *end_fm,
-			 bool *then_eod, char *err)
+			 bool *then_eod, uint64_t *tail, char *err)
 {
 	size_t cap = 0, len = 0;
 	unsigned char *doc = NULL;
@@ -247,6 +248,8 @@ static int read_index_at(struct ltfs_volume *v, unsigned part, uint64_t start,
 		rc = -EMEDIUMTYPE;
 		goto out;
 	}
+	if (tail)
+		*tail = v->pos_known ? v->pos_block : start;
 	if (*end_fm) {
 		unsigned char probe[16];
 		ssize_t n = read_rec(v, probe, sizeof(probe));
@@ -338,7 +341,8 @@ static int find_index(struct ltfs_volume *v, unsigned part, bool header_only,
 	if (vci_hint(v, part, &gen, &block) == 0 && block < f->eod) {
 		bool fm, eod;
 
-		rc = read_index_at(v, part, block, header_only, &f->ix, &fm, &eod, why);
+		rc = read_index_at(v, part, block, header_only, &f->ix, &fm, &eod, &f->tail,
+				   why);
 		if (rc == 0 && f->ix.generation == gen && fm && eod) {
 			f->found = f->ends_volume = true;
 			f->block = block;
@@ -368,7 +372,7 @@ static int find_index(struct ltfs_volume *v, unsigned part, bool header_only,
 			break;
 		if (fmpos + 1 < end) {
 			rc = read_index_at(v, part, fmpos + 1, header_only, &f->ix, &fm, &eod,
-					   why);
+					   &f->tail, why);
 			if (rc == 0) {
 				f->found = true;
 				f->block = fmpos + 1;
@@ -615,6 +619,11 @@ static void refresh_space(struct ltfs_volume *v)
 		v->dp_left = m.remaining[v->dp];
 		v->ip_capacity = m.capacity[v->ip];
 	}
+}
+
+const char *ltfs_mount_notice(const struct ltfs_volume *v)
+{
+	return v->notice[0] ? v->notice : NULL;
 }
 
 bool ltfs_dirty(const struct ltfs_volume *v)
@@ -950,6 +959,179 @@ static int check_extents(struct ltfs_volume *v, const uint64_t eod[2], char *err
 	return 0;
 }
 
+/* The highest data partition block any extent of the tree uses, or 0. */
+static uint64_t last_dp_block(const struct ltfs_volume *v)
+{
+	const struct ltfs_tree *tr = &v->ix.tree;
+	uint64_t last = 0;
+	size_t i, j;
+
+	for (i = 0; i < tr->uid_cap; i++) {
+		const struct ltfs_node *n;
+
+		for (n = tr->uid_tab[i]; n; n = n->uid_next) {
+			for (j = 0; j < n->next; j++) {
+				const struct ltfs_extent *e = &n->ext[j];
+				uint64_t b = e->startblock + (e->byteoffset + e->bytecount - 1) / v->bs;
+
+				if (e->part == v->dp_letter && b > last)
+					last = b;
+			}
+		}
+	}
+	return last;
+}
+
+/* A node named name in dir with all times now; NULL on ENOMEM. */
+static struct ltfs_node *add_node(struct ltfs_volume *v, struct ltfs_node *dir,
+				  const char *name, enum ltfs_type type)
+{
+	struct ltfs_tree *tr = &v->ix.tree;
+	struct ltfs_node *n = ltfs_node_new(type, tr->highest_uid + 1);
+	struct timespec now = ltfs_now();
+
+	if (!n || !(n->name = strdup(name)) || ltfs_tree_add_uid(tr, n)) {
+		ltfs_node_free(n);
+		return NULL;
+	}
+	if (ltfs_tree_link(tr, dir, n)) {
+		ltfs_tree_del_uid(tr, n);
+		ltfs_node_free(n);
+		return NULL;
+	}
+	n->creation = n->change = n->modify = n->access = n->backup = now;
+	dir->modify = dir->change = now;
+	tr->meta_bytes += strlen(name);
+	return n;
+}
+
+/* Finish one lost+found file: it gets its name when its size is known. */
+static int orphan_done(struct ltfs_volume *v, struct ltfs_node **dirp,
+		       struct ltfs_node *f, uint64_t first, uint64_t bytes)
+{
+	struct ltfs_tree *tr = &v->ix.tree;
+	struct ltfs_node *n;
+	char name[96];
+	size_t i;
+
+	if (!f->next) {
+		ltfs_node_free(f);
+		return 0;
+	}
+	if (!*dirp) {
+		*dirp = ltfs_tree_lookup(tr, tr->root, LTFS_LOSTFOUND);
+		if (*dirp && (*dirp)->type != LTFS_TYPE_DIR) {
+			ltfs_node_free(f);
+			return -EEXIST;
+		}
+		if (!*dirp)
+			*dirp = add_node(v, tr->root, LTFS_LOSTFOUND, LTFS_TYPE_DIR);
+		if (!*dirp) {
+			ltfs_node_free(f);
+			return -ENOMEM;
+		}
+	}
+	snprintf(name, sizeof(name), "partition%c_block%" PRIu64 "_%" PRIu64 "bytes",
+		 v->dp_letter, first, bytes);
+	n = add_node(v, *dirp, name, LTFS_TYPE_FILE);
+	if (!n) {
+		ltfs_node_free(f);
+		return -ENOMEM;
+	}
+	/* hand the extents over */
+	n->ext = f->ext;
+	n->next = f->next;
+	n->ext_cap = f->ext_cap;
+	n->length = bytes;
+	f->ext = NULL;
+	for (i = 0; i < n->next; i++)
+		tr->extents++;
+	ltfs_node_free(f);
+	return 0;
+}
+
+/*
+ * Data records between the last index and EOD belong to files whose
+ * metadata never reached tape.  Rather than leave them unreachable, make
+ * each run of records between filemarks a file in /_ltfs_lostandfound
+ * (named as ltfsck -f names them), so the bytes can still be salvaged.
+ * Runs that begin like an index (a torn index write) are skipped.
+ */
+static int recover_orphans(struct ltfs_volume *v, uint64_t start, uint64_t eod,
+			   unsigned *files)
+{
+	struct ltfs_tree scratch;
+	struct ltfs_node *dir = NULL, *f = NULL;
+	uint64_t b, first = 0, bytes = 0;
+	bool skip = false;
+	int rc;
+
+	*files = 0;
+	if (start >= eod)
+		return 0;
+	memset(&scratch, 0, sizeof(scratch));
+	rc = ltfs_locate(v, v->dp, start);
+	if (rc)
+		return rc;
+	for (b = start; b < eod; b++) {
+		ssize_t n = read_rec(v, v->rbuf, v->bs);
+		struct ltfs_extent e;
+
+		if (n <= 0) {
+			/* filemark, EOD, or a record we cannot use: the run ends */
+			if (f) {
+				rc = orphan_done(v, &dir, f, first, bytes);
+				f = NULL;
+				if (rc)
+					break;
+				++*files;
+			}
+			skip = false;
+			if (n == -ENODATA)
+				break;
+			if (n < 0 && !v->pos_known && (rc = ltfs_locate(v, v->dp, b + 1)))
+				break;
+			if (n < 0)
+				skip = true;	/* the rest of this run is not contiguous */
+			continue;
+		}
+		if (skip)
+			continue;
+		if (!f) {
+			if (n >= 5 && !memcmp(v->rbuf, "<?xml", 5)) {
+				skip = true;
+				continue;
+			}
+			f = ltfs_node_new(LTFS_TYPE_FILE, 0);
+			if (!f) {
+				rc = -ENOMEM;
+				break;
+			}
+			first = b;
+			bytes = 0;
+		}
+		e.fileoffset = bytes;
+		e.part = v->dp_letter;
+		e.startblock = b;
+		e.byteoffset = 0;
+		e.bytecount = (uint64_t)n;
+		rc = ltfs_extent_put(&scratch, f, &e, v->bs);
+		if (rc)
+			break;
+		bytes += (uint64_t)n;
+	}
+	if (f && !rc) {
+		rc = orphan_done(v, &dir, f, first, bytes);
+		if (!rc)
+			++*files;
+	} else if (f) {
+		ltfs_node_free(f);
+	}
+	v->rvalid = false;
+	v->pos_known = false;
+	return rc;
+}
+
 int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 	       struct ltfs_volume **out, char err[LTFS_ERRLEN])
 {
@@ -1037,7 +1219,7 @@ int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 		bool fm, e;
 
 		ltfs_index_free(&ipi.ix);
-		rc = read_index_at(v, v->ip, ipi.block, false, &ipi.ix, &fm, &e, why2);
+		rc = read_index_at(v, v->ip, ipi.block, false, &ipi.ix, &fm, &e, NULL, why2);
 		if (rc) {
 			errf(err, "the index at %c:%" PRIu64 " went bad on second reading: %s",
 			     v->ip_letter, ipi.block, why2);
@@ -1079,6 +1261,18 @@ int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 	}
 	if (!v->readonly && v->dp_gen == 0) {
 		/* the writer died after the last index: write one at the end */
+		uint64_t from = dpi.found ? dpi.tail : v->dp_next, ref = last_dp_block(v);
+		unsigned found = 0;
+
+		if (ref >= from)
+			from = ref + 1;
+		if (dpi.found && !opts->no_lostfound) {
+			rc = recover_orphans(v, from, v->dp_next, &found);
+			if (rc)
+				errf(err, "data after the last index could not be salvaged: %s",
+				     strerror(-rc));
+			rc = 0;
+		}
 		v->dirty = true;
 		rc = ltfs_write_index(v, v->dp, "Recovery");
 		if (rc == -EROFS) {
@@ -1088,6 +1282,16 @@ int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 			errf(err, "cannot write the recovery index to the data partition: %s",
 			     strerror(-rc));
 			goto fail;
+		} else {
+			int len = snprintf(v->notice, sizeof(v->notice),
+					   "recovered: the data partition did not end in an index; "
+					   "wrote generation %" PRIu64 " at %c:%" PRIu64,
+					   v->ix.generation, v->dp_letter, v->ix.self.block);
+
+			if (found && len > 0 && (size_t)len < sizeof(v->notice))
+				snprintf(v->notice + len, sizeof(v->notice) - (size_t)len,
+					 "; unindexed data of %u write run(s) is in /%s", found,
+					 LTFS_LOSTFOUND);
 		}
 	}
 	v->pos_known = false;

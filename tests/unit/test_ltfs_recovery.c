@@ -158,6 +158,25 @@ static void test_killed(void)
 	}
 	CHECK_EQ(bad, 0, "all synced files intact");
 	CHECK_EQ(lookup_uid(v, 1, "lost0"), 0, "unsynced files are not in the namespace");
+	{
+		/* but their bytes that reached tape are in lost+found */
+		uint64_t lf = lookup_uid(v, 1, "_ltfs_lostandfound"), uid;
+		unsigned char *want = malloc(1000000);
+		char name[96];
+		const char *notice = ltfs_mount_notice(v);
+
+		for (i = 0; i < 5; i++)
+			memcpy(want + i * 200000, pool + i * 999, 200000);
+		snprintf(name, sizeof(name), "partitionb_block%llu_%ubytes",
+			 (unsigned long long)eod_before - 15, 15 * BS);
+		uid = lf ? lookup_uid(v, lf, name) : 0;
+		CHECK(uid != 0, "lost+found holds %s", name);
+		CHECK(uid && file_equals(v, uid, want, 15 * BS),
+		      "it holds the unsynced bytes that reached tape, in order");
+		CHECK(notice && strstr(notice, "recovered") && strstr(notice, "_ltfs_lostandfound"),
+		      "mount notice: %s", notice ? notice : "(none)");
+		free(want);
+	}
 	tape_eod(t, 1, &eod_after);
 	CHECK(eod_after > eod_before && v->dp_gen == v->ix.generation,
 	      "a recovery index was appended (EOD %llu -> %llu)", (unsigned long long)eod_before,
