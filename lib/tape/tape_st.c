@@ -80,6 +80,7 @@ struct st_tape {
 	uint64_t phys;			/* where the drive is, if phys_known */
 	bool phys_known;
 	bool writing;			/* st's last operation was a write */
+	bool warned;			/* ... and it ended past early warning */
 
 	/* The map: objects [0, known) are known; so is EOD if eod_known (== known). */
 	uint64_t known;
@@ -189,6 +190,8 @@ static int mt(struct st_tape *s, short op, int count)
 			return -errno;
 		s->writing = false;
 	}
+	if (op != MTNOP && op != MTSETBLK && op != MTWEOF)
+		s->warned = false;	/* st leaves its end-of-medium state */
 	if (ioctl(s->fd, MTIOCTOP, &m) < 0)
 		return -errno;
 	if (op != MTNOP && op != MTSETBLK)
@@ -514,7 +517,8 @@ static ssize_t written(struct st_tape *s, size_t len, bool early_warning)
 	s->phys = s->pos;
 	if (len > s->largest)
 		s->largest = (uint32_t)len;
-	if (early_warning || past_early_warning(s))
+	s->warned = early_warning || past_early_warning(s);
+	if (s->warned)
 		s->t.last.sense = TAPE_SENSE_EARLY_WARNING;
 	return (ssize_t)len;
 }
@@ -572,6 +576,15 @@ static ssize_t st_write(struct tape *t, const void *buf, size_t len)
 			t->readonly = true;
 			return tape_fail(t, -EROFS, TAPE_SENSE_WRITE_PROTECT, 0);
 		case -ENOSPC:
+			if (attempt == 0 && s->warned) {
+				/*
+				 * st's own refusal of the write after the one that
+				 * entered early warning: nothing went to the drive,
+				 * and st lets the next attempt through.
+				 */
+				s->warned = false;
+				continue;
+			}
 			err = landed(s, buf, len, &yes);
 			if (err)
 				return err;
