@@ -494,12 +494,13 @@ ssize_t ltfs_getxattr(struct ltfs_volume *v, uint64_t uid, const char *key,
 		size_t vl;
 		int rc = virtual_xattr(v, n, key, val, sizeof(val));
 
-		if (rc)
-			return rc;
-		vl = strlen(val);
-		if (len)
-			memcpy(buf, val, vl < len ? vl : len);
-		return (ssize_t)vl;
+		if (rc == 0) {
+			vl = strlen(val);
+			if (len)
+				memcpy(buf, val, vl < len ? vl : len);
+			return (ssize_t)vl;
+		}
+		/* else maybe stored, e.g. ltfs.vendor.IBM.prefixLength */
 	}
 	a = find_xattr(n, key);
 	if (!a)

@@ -550,6 +550,7 @@ int ltfs_write_index(struct ltfs_volume *v, unsigned part, const char *reason)
 		v->dp_left -= v->dp_left < round4k(len) + 4096 ? v->dp_left : round4k(len) + 4096;
 	} else {
 		v->ip_gen = ix->generation;
+		v->rvalid = false;	/* IP blocks were overwritten */
 	}
 	v->dirty = false;
 	v->gen_pending = false;
@@ -946,7 +947,8 @@ static int check_extents(struct ltfs_volume *v, const uint64_t eod[2], char *err
 					return -EUCLEAN;
 				}
 				last = e->startblock + (e->byteoffset + e->bytecount - 1) / v->bs;
-				if (e->startblock <= LTFS_FIRST_INDEX_FM || last >= eod[p]) {
+				/* (block 4 holds data in an IP with placed files) */
+				if (e->startblock < LTFS_FIRST_INDEX_FM || last >= eod[p]) {
 					errf(err, "fileuid %" PRIu64 " (\"%s\") has data at %c:%" PRIu64
 					     "-%" PRIu64 ", outside the partition's data (EOD %" PRIu64 ")",
 					     n->uid, n->name ? n->name : "", e->part, e->startblock,
@@ -1313,7 +1315,9 @@ int ltfs_sync(struct ltfs_volume *v, const char *reason)
 	rc = ltfs_flush_wbuf(v);
 	if (rc)
 		return rc;
-	if (v->dirty || v->dp_gen != v->ix.generation)
+	/* an index is due if something changed or the DP does not end in one
+	 * (a DP ending in an older index than an IP-only generation is fine) */
+	if (v->dirty || v->dp_gen == 0)
 		return ltfs_write_index(v, v->dp, reason ? reason : "Sync");
 	return tape_flush(v->t);
 }

@@ -405,6 +405,101 @@ out:
 	tape_close(t);
 }
 
+/* Documents exactly as the reference implementation (LTFS 2.4.8.4) wrote them. */
+static const char ref_label[] =
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	"<ltfslabel version=\"2.4.0\">\n"
+	"    <creator>IBM LTFS 2.4.8.4 (Prelim) - Linux - mkltfs</creator>\n"
+	"    <formattime>2026-11-24T00:49:10.516579379Z</formattime>\n"
+	"    <volumeuuid>a7532fa8-3e79-438e-8379-3a7f3699c0f2</volumeuuid>\n"
+	"    <location>\n        <partition>a</partition>\n    </location>\n"
+	"    <partitions>\n        <index>a</index>\n        <data>b</data>\n    </partitions>\n"
+	"    <blocksize>524288</blocksize>\n"
+	"    <compression>true</compression>\n"
+	"</ltfslabel>\n";
+
+#define T5(a, b, c, d, e) "<creationtime>" a "</creationtime>\n<changetime>" b \
+	"</changetime>\n<modifytime>" c "</modifytime>\n<accesstime>" d \
+	"</accesstime>\n<backuptime>" e "</backuptime>\n"
+#define TS "2026-11-24T00:49:10.601967481Z"
+static const char ref_index[] =
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	"<ltfsindex version=\"2.4.0\">\n"
+	"<creator>IBM LTFS 2.4.8.4 (Prelim) - Linux - ltfs - Unmount</creator>\n"
+	"<volumeuuid>a7532fa8-3e79-438e-8379-3a7f3699c0f2</volumeuuid>\n"
+	"<generationnumber>2</generationnumber>\n"
+	"<updatetime>2026-11-24T00:49:10.748988463Z</updatetime>\n"
+	"<location>\n<partition>a</partition>\n<startblock>5</startblock>\n</location>\n"
+	"<previousgenerationlocation>\n<partition>b</partition>\n<startblock>26</startblock>\n"
+	"</previousgenerationlocation>\n"
+	"<allowpolicyupdate>true</allowpolicyupdate>\n"
+	"<highestfileuid>12</highestfileuid>\n"
+	"<volumelockstate>unlocked</volumelockstate>\n"
+	"<directory>\n<name>fusetape-test</name>\n<readonly>false</readonly>\n"
+	T5(TS, TS, TS, TS, TS)
+	"<fileuid>1</fileuid>\n<contents>\n"
+	"<file>\n<name>plain1.bin</name>\n<length>2000000</length>\n<readonly>false</readonly>\n"
+	T5(TS, TS, TS, TS, TS)
+	"<fileuid>2</fileuid>\n<extentinfo>\n<extent>\n<fileoffset>0</fileoffset>\n"
+	"<partition>b</partition>\n<startblock>7</startblock>\n<byteoffset>0</byteoffset>\n"
+	"<bytecount>2000000</bytecount>\n</extent>\n</extentinfo>\n</file>\n"
+	"<file>\n<name>plain2.txt</name>\n<length>16</length>\n<readonly>false</readonly>\n"
+	T5(TS, TS, TS, TS, TS)
+	"<fileuid>3</fileuid>\n<extendedattributes>\n<xattr>\n<key>color</key>\n"
+	"<value>blue</value>\n</xattr>\n</extendedattributes>\n<extentinfo>\n<extent>\n"
+	"<fileoffset>0</fileoffset>\n<partition>b</partition>\n<startblock>11</startblock>\n"
+	"<byteoffset>0</byteoffset>\n<bytecount>16</bytecount>\n</extent>\n</extentinfo>\n"
+	"</file>\n"
+	"<directory>\n<name>untarred</name>\n<readonly>false</readonly>\n"
+	T5(TS, TS, TS, TS, TS)
+	"<fileuid>4</fileuid>\n<contents>\n"
+	"<file>\n<name percentencoded=\"true\">name%3Awith%25odd*chars</name>\n"
+	"<length>0</length>\n<readonly>false</readonly>\n"
+	T5(TS, TS, TS, TS, TS)
+	"<fileuid>5</fileuid>\n</file>\n"
+	"<file>\n<name>link-to-hello</name>\n<length>0</length>\n<readonly>true</readonly>\n"
+	T5(TS, TS, TS, TS, TS)
+	"<fileuid>12</fileuid>\n<extendedattributes>\n<xattr>\n"
+	"<key>ltfs.vendor.IBM.prefixLength</key>\n<value>0</value>\n</xattr>\n"
+	"</extendedattributes>\n<symlink>sub/hello.txt</symlink>\n</file>\n"
+	"</contents>\n</directory>\n</contents>\n</directory>\n</ltfsindex>\n";
+
+static void test_reference_documents(void)
+{
+	struct ltfs_label l;
+	struct ltfs_index ix;
+	char err[LTFS_ERRLEN] = "";
+	struct ltfs_node *n;
+	int rc;
+
+	rc = ltfs_label_parse(ref_label, sizeof(ref_label) - 1, &l, err);
+	CHECK_EQ(rc, 0, "the reference's label parses (%s)", err);
+	CHECK(!rc && l.blocksize == 524288 && l.compression && l.this_part == 'a' &&
+	      l.index_part == 'a' && l.data_part == 'b' &&
+	      !strcmp(l.uuid, "a7532fa8-3e79-438e-8379-3a7f3699c0f2") &&
+	      l.formattime.tv_nsec == 516579379, "label fields");
+	rc = ltfs_index_parse(ref_index, sizeof(ref_index) - 1, false, &ix, err);
+	CHECK_EQ(rc, 0, "the reference's index parses (%s)", err);
+	if (rc)
+		return;
+	CHECK(ix.generation == 2 && ix.self.part == 'a' && ix.self.block == 5 &&
+	      ix.back.part == 'b' && ix.back.block == 26 && ix.tree.highest_uid == 12,
+	      "reference index header");
+	n = ltfs_tree_get(&ix.tree, 2);
+	CHECK(n && !strcmp(n->name, "plain1.bin") && n->next == 1 && n->ext[0].startblock == 7 &&
+	      n->length == 2000000, "plain1.bin");
+	n = ltfs_tree_get(&ix.tree, 3);
+	CHECK(n && n->nxattr == 1 && !strcmp(n->xattr[0].key, "color") && n->xattr[0].size == 4,
+	      "plain2.txt and its xattr");
+	n = ltfs_tree_get(&ix.tree, 5);
+	CHECK(n && !strcmp(n->name, "name:with%odd*chars") && n->parent && n->parent->uid == 4,
+	      "percent-encoded name decoded");
+	n = ltfs_tree_get(&ix.tree, 12);
+	CHECK(n && n->type == LTFS_TYPE_SYMLINK && !strcmp(n->symlink, "sub/hello.txt"),
+	      "symlink");
+	ltfs_index_free(&ix);
+}
+
 /* An index bigger than a record is split into full records and a short one;
  * when the index would outgrow the index partition, creating files stops. */
 static void test_big_index(void)
@@ -473,6 +568,7 @@ int main(void)
 	test_names();
 	test_times();
 	test_index_roundtrip();
+	test_reference_documents();
 	test_format_layout();
 	test_big_index();
 	tdir_clean();
