@@ -22,3 +22,4 @@ KMOD_INSTALL := install -d $(DESTDIR)/usr/src/tapedma-$(TAPEDMA_VERSION)/uapi &&
 		$(DESTDIR)/usr/src/tapedma-$(TAPEDMA_VERSION)/ && \
 	install -m 644 kmod/uapi/tapedma.h $(DESTDIR)/usr/src/tapedma-$(TAPEDMA_VERSION)/uapi/
 
+MANPAGES += man/tapedma.4

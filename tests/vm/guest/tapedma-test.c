@@ -213,13 +213,14 @@ enum {
 	R_VEC1 = 8192,
 	R_VEC2 = 5000,
 	R_SPLICE = 65536,
+	R_SPLICE_SHORT = 5000,	/* spliced out with room for 16 KiB */
 	R_SMALL = 5,
 	R_LONG = 8192,		/* read with a 4096 buffer: too long */
 };
 
 /* the R_LONG record is only written, never read whole */
 #define RECORD_BYTES (R_IOCTL + R_IOCTL_UNALIGNED + R_URING + R_FIXED + R_WRITE + \
-		      R_VEC1 + R_VEC2 + R_SPLICE + R_SMALL + R_LONG / 2)
+		      R_VEC1 + R_VEC2 + R_SPLICE + R_SPLICE_SHORT + R_SMALL + R_LONG / 2)
 
 static void write_side(struct io_uring *ring, unsigned char *fixed)
 {
@@ -289,6 +290,8 @@ static void write_side(struct io_uring *ring, unsigned char *fixed)
 	CHECK_EQ(r, R_SPLICE, "splice(pipe -> tapedma) writes one record");
 	close(pfd[0]);
 	close(pfd[1]);
+	fill(w, R_SPLICE_SHORT, 10);
+	CHECK_EQ(write(fd, w, R_SPLICE_SHORT), R_SPLICE_SHORT, "write(2) of a 5000-byte record");
 
 	CHECK_EQ(write_fm(1), 0, "WRITE FILEMARKS(6) through the ioctl");
 
@@ -366,6 +369,18 @@ static void read_side(struct io_uring *ring, unsigned char *fixed)
 			break;
 	}
 	CHECK(same(a, R_SPLICE, 7), "the spliced record is identical");
+	/* a shorter record than asked: the unfilled pipe pages go back */
+	r = splice(fd, NULL, pfd[1], NULL, 16384, 0);
+	CHECK_EQ(r, R_SPLICE_SHORT, "splice(tapedma -> pipe) of a short record returns its length");
+	{
+		int queued = -1;
+
+		ioctl(pfd[0], FIONREAD, &queued);
+		CHECK_EQ(queued, R_SPLICE_SHORT, "the pipe holds exactly the record");
+	}
+	memset(a, 0, R_SPLICE_SHORT);
+	r = read(pfd[0], a, R_SPLICE);
+	CHECK(r == R_SPLICE_SHORT && same(a, R_SPLICE_SHORT, 10), "the short spliced record is identical");
 	close(pfd[0]);
 	close(pfd[1]);
 
