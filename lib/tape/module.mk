@@ -18,3 +18,6 @@ fusetape-image_DIR := bin
 
 MANPAGES += man/fusetape-image.1 man/fusetape-image.5
 LIB_SRCS += lib/tape/tape_st.c
+# SSC over tapedma.ko (and SG_IO): see lib/tape/tape_tapedma.c
+LIB_SRCS += lib/tape/ssc.c
+LIB_SRCS += lib/tape/tape_tapedma.c

@@ -115,6 +115,15 @@ struct tdma {
 
 #define D(t) ((struct tdma *)(t))
 
+#ifdef TAPEDMA_TEST_XPORT
+/*
+ * Unit tests compile this file with a simulated drive in place of the
+ * kernel: same contract as xport() below, nothing is opened.
+ */
+int TAPEDMA_TEST_XPORT(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
+		       uint8_t *status, uint8_t *sense, size_t *sense_len);
+#endif
+
 /* ---- the transports ------------------------------------------------------ */
 
 struct outcome {
@@ -155,6 +164,9 @@ static int xport(struct tdma *d, const struct ssc_cdb *cdb, int dir, void *buf,
 		 bool *issued)
 {
 	*issued = true;
+#ifdef TAPEDMA_TEST_XPORT
+	return TAPEDMA_TEST_XPORT(cdb, dir, buf, len, status, sense, sense_len);
+#endif
 	if (d->use_sg) {
 		struct sg_io_hdr h;
 
@@ -1412,6 +1424,11 @@ static int open_transport(struct tdma *d, const char *path, unsigned flags,
 	struct tapedma_info info;
 	int version;
 
+#ifdef TAPEDMA_TEST_XPORT
+	d->align = 4;
+	d->max_xfer = 4u << 20;
+	return 0;
+#endif
 	d->fd = open(path, ((flags & TAPE_OPEN_READONLY) ? O_RDONLY : O_RDWR) |
 			   O_CLOEXEC | O_NONBLOCK);
 	if (d->fd < 0 && !(flags & TAPE_OPEN_READONLY) && (errno == EACCES || errno == EROFS)) {

@@ -4,13 +4,49 @@
  * bytes of every builder, sense decoding of sense data as real drives and
  * tgt send it, and the parsers of returned data (INQUIRY, READ BLOCK
  * LIMITS, READ POSITION, mode pages, MAM).
+ *
+ * Second half: the tapedma backend (lib/tape/tape_tapedma.c, compiled in
+ * here with its transport replaced) against a simulated SSC-conformant
+ * drive, with and without LOCATE / READ POSITION.  tgt, which the VM test
+ * uses, behaves differently enough (no residues, no LOCATE) that these
+ * paths are only tested here: SSC residues on SPACE, native positioning,
+ * UNIT ATTENTION after a reset, VOLUME OVERFLOW, records longer than the
+ * drive's advertised limit.
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../tap.h"
 #include "tape/ssc.h"
+
+#define TAPEDMA_TEST_XPORT sim_xport
+#include "../../lib/tape/tape_tapedma.c"
+
+static void fill_pattern(uint8_t *p, size_t len, uint32_t seed)
+{
+	uint32_t x = seed * 2654435761u + 7;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		x = x * 1103515245u + 12345u;
+		p[i] = (uint8_t)(x >> 16);
+	}
+}
+
+static int same_pattern(const uint8_t *p, size_t len, uint32_t seed)
+{
+	uint8_t *want = malloc(len);
+	int ok = want != NULL;
+
+	if (ok) {
+		fill_pattern(want, len, seed);
+		ok = memcmp(p, want, len) == 0;
+	}
+	free(want);
+	return ok;
+}
 
 static int cdb_is(const struct ssc_cdb *c, const uint8_t *want, size_t len)
 {
@@ -526,6 +562,445 @@ static void test_mam(void)
 	CHECK_EQ(ssc_mam_build(b, 14, &a), -ENOSPC, "list too big refused");
 }
 
+/* ---- a simulated SSC drive ------------------------------------------------ */
+
+#define SIM_MAX_OBJ 64
+
+static struct sim {
+	bool locate, read_position;	/* features the drive has */
+	unsigned nobj, pos;
+	struct { bool fm; uint32_t len; uint8_t *data; } obj[SIM_MAX_OBJ];
+	unsigned early_warning_at;	/* writes ending at or past this object warn */
+	unsigned overflow_at;		/* writes at or past this object: VOLUME OVERFLOW */
+	uint8_t ua_asc;			/* next command gets this UNIT ATTENTION (and a reset) */
+	bool tgt_read_bug;		/* READ moves alloc - B bytes when alloc > B, none when < B */
+	unsigned commands, spaces, reads;
+} sim;
+
+static void sim_reset(bool locate, bool read_position)
+{
+	unsigned i;
+
+	for (i = 0; i < sim.nobj; i++)
+		free(sim.obj[i].data);
+	memset(&sim, 0, sizeof(sim));
+	sim.locate = locate;
+	sim.read_position = read_position;
+	sim.early_warning_at = sim.overflow_at = SIM_MAX_OBJ;
+}
+
+static int sim_sense(uint8_t *sense, size_t *sense_len, uint8_t *status, uint8_t flags_key,
+		     bool info_valid, int32_t info, uint8_t asc, uint8_t ascq)
+{
+	*sense_len = fixed_sense(sense, info_valid, flags_key, info, asc, ascq);
+	*status = SSC_STATUS_CHECK_CONDITION;
+	return 0;
+}
+
+static void sim_truncate(unsigned at)
+{
+	while (sim.nobj > at)
+		free(sim.obj[--sim.nobj].data);
+}
+
+static uint32_t be24(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+
+static int32_t sbe24(const uint8_t *p)
+{
+	uint32_t v = be24(p);
+
+	return (v & 0x800000) ? (int32_t)(v | 0xFF000000u) : (int32_t)v;
+}
+
+/* SPACE over blocks or filemarks the SSC way: stop at filemarks / BOT / EOD with a residue. */
+static int sim_space(int code, int32_t count, uint8_t *status, uint8_t *sense, size_t *sl)
+{
+	int32_t done = 0;
+
+	sim.spaces++;
+	if (code == 3) {
+		sim.pos = sim.nobj;
+		return 0;
+	}
+	while (done != count) {
+		if (count > 0) {
+			if (sim.pos >= sim.nobj)
+				return sim_sense(sense, sl, status, SSC_KEY_BLANK_CHECK, true,
+						 count - done, 0x00, 0x05);
+			if (code == 0 && sim.obj[sim.pos].fm) {
+				sim.pos++;	/* EOP side of the filemark */
+				return sim_sense(sense, sl, status, 0x80, true, count - done, 0, 1);
+			}
+			if (code == 1 && !sim.obj[sim.pos].fm) {
+				sim.pos++;
+				continue;
+			}
+			sim.pos++;
+			done++;
+		} else {
+			if (sim.pos == 0)
+				return sim_sense(sense, sl, status, 0x40, true, count - done, 0x00, 0x04);
+			if (code == 0 && sim.obj[sim.pos - 1].fm) {
+				sim.pos--;	/* BOP side of the filemark */
+				return sim_sense(sense, sl, status, 0x80, true, count - done, 0, 1);
+			}
+			sim.pos--;
+			if (code == 1 && !sim.obj[sim.pos].fm)
+				continue;
+			done--;
+		}
+	}
+	return 0;
+}
+
+int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
+	      uint8_t *status, uint8_t *sense, size_t *sl)
+{
+	const uint8_t *c = cdb->b;
+	uint8_t *out = buf;
+	uint64_t target;
+
+	sim.commands++;
+	*status = SSC_STATUS_GOOD;
+	*sl = 0;
+	if (sim.ua_asc) {
+		uint8_t asc = sim.ua_asc;
+
+		sim.ua_asc = 0;
+		sim.pos = 0;	/* a reset rewinds */
+		return sim_sense(sense, sl, status, SSC_KEY_UNIT_ATTENTION, false, 0, asc, 0);
+	}
+	if (dir == TAPEDMA_DIR_FROM_DEVICE && len)
+		memset(buf, 0xEE, len);	/* what was not transferred is visible */
+	switch (c[0]) {
+	case SSC_OP_TEST_UNIT_READY:
+	case SSC_OP_PREVENT_ALLOW:
+		return 0;
+	case SSC_OP_INQUIRY:
+		if (c[1] & 1) {
+			static const uint8_t vpd80[] = { 1, 0x80, 0, 4, 'S', 'N', '4', '2' };
+
+			memcpy(out, vpd80, len < sizeof(vpd80) ? len : sizeof(vpd80));
+			return 0;
+		}
+		memset(out, ' ', 36);
+		out[0] = 1;
+		out[1] = 0x80;
+		memcpy(out + 8, "SIM", 3);
+		memcpy(out + 16, "SSC-DRIVE", 9);
+		memcpy(out + 32, "1.0", 3);
+		return 0;
+	case SSC_OP_READ_BLOCK_LIMITS:
+		out[0] = 0; out[1] = 0x10; out[2] = 0; out[3] = 0; out[4] = 0; out[5] = 1;
+		return 0;
+	case SSC_OP_MODE_SENSE6:
+		if ((c[2] & 0x3F) != SSC_PAGE_DEVICE_CONFIGURATION || c[3])
+			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x24, 0);
+		memset(out, 0, 28);
+		out[0] = 27; out[2] = 0x10; out[3] = 8;
+		out[12] = 0x10; out[13] = 0x0E;
+		return 0;
+	case SSC_OP_REWIND:
+	case SSC_OP_LOAD_UNLOAD:
+		sim.pos = 0;
+		return 0;
+	case SSC_OP_READ6: {
+		uint32_t alloc = be24(c + 2), rl;
+
+		sim.reads++;
+		if (sim.pos >= sim.nobj)
+			return sim_sense(sense, sl, status, SSC_KEY_BLANK_CHECK, true, (int32_t)alloc, 0, 5);
+		if (sim.obj[sim.pos].fm) {
+			sim.pos++;
+			return sim_sense(sense, sl, status, 0x80, true, (int32_t)alloc, 0, 1);
+		}
+		rl = sim.obj[sim.pos].len;
+		if (!sim.tgt_read_bug || alloc == rl)
+			memcpy(out, sim.obj[sim.pos].data, rl < alloc ? rl : alloc);
+		else if (alloc > rl)
+			memcpy(out, sim.obj[sim.pos].data, alloc - rl < rl ? alloc - rl : rl);
+		sim.pos++;
+		if (rl != alloc)
+			return sim_sense(sense, sl, status, 0x20, true, (int32_t)alloc - (int32_t)rl, 0, 0);
+		return 0;
+	}
+	case SSC_OP_WRITE6:
+	case SSC_OP_WRITE_FILEMARKS6: {
+		uint32_t n = c[0] == SSC_OP_WRITE6 ? 1 : be24(c + 2), i;
+
+		if (n == 0)
+			return 0;
+		if (sim.pos + n > sim.overflow_at || sim.pos + n > SIM_MAX_OBJ)
+			return sim_sense(sense, sl, status, 0x40 | SSC_KEY_VOLUME_OVERFLOW, true,
+					 (int32_t)(c[0] == SSC_OP_WRITE6 ? len : n), 0, 2);
+		sim_truncate(sim.pos);
+		for (i = 0; i < n; i++) {
+			sim.obj[sim.nobj].fm = c[0] == SSC_OP_WRITE_FILEMARKS6;
+			sim.obj[sim.nobj].len = sim.obj[sim.nobj].fm ? 0 : (uint32_t)len;
+			sim.obj[sim.nobj].data = NULL;
+			if (!sim.obj[sim.nobj].fm) {
+				sim.obj[sim.nobj].data = malloc(len);
+				memcpy(sim.obj[sim.nobj].data, buf, len);
+			}
+			sim.nobj++;
+		}
+		sim.pos = sim.nobj;
+		if (sim.pos >= sim.early_warning_at)
+			return sim_sense(sense, sl, status, 0x40, false, 0, 0, 2);
+		return 0;
+	}
+	case SSC_OP_SPACE6:
+		return sim_space(c[1] & 0x0F, sbe24(c + 2), status, sense, sl);
+	case SSC_OP_SPACE16:
+		if (c[11] == 0 && c[10] == 0)
+			return 0;	/* only the probe (count 0) is used */
+		return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x24, 0);
+	case SSC_OP_LOCATE10:
+	case SSC_OP_LOCATE16:
+		if (!sim.locate)
+			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x20, 0);
+		target = c[0] == SSC_OP_LOCATE10 ? (uint64_t)c[3] << 24 | (uint64_t)c[4] << 16 |
+						   (uint64_t)c[5] << 8 | c[6]
+						 : (uint64_t)c[10] << 8 | c[11];
+		if (target > sim.nobj) {
+			sim.pos = sim.nobj;
+			return sim_sense(sense, sl, status, SSC_KEY_BLANK_CHECK, false, 0, 0, 5);
+		}
+		sim.pos = (unsigned)target;
+		return 0;
+	case SSC_OP_READ_POSITION:
+		memset(out, 0, len);
+		if (!sim.read_position) {
+			out[0] = (uint8_t)len;	/* tgt's zeros */
+			return 0;
+		}
+		if ((c[1] & 0x1F) == SSC_RP_LONG) {
+			out[0] = sim.pos == 0 ? 0x80 : 0;
+			out[15] = (uint8_t)sim.pos;
+		} else {
+			out[0] = sim.pos == 0 ? 0x80 : 0;
+			out[7] = (uint8_t)sim.pos;
+		}
+		return 0;
+	default:
+		return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x20, 0);
+	}
+}
+
+/* Put records on the simulated tape as another program would have. */
+static void sim_preload(const uint32_t *lens, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		sim.obj[i].fm = lens[i] == 0;
+		sim.obj[i].len = lens[i];
+		sim.obj[i].data = NULL;
+		if (lens[i]) {
+			sim.obj[i].data = malloc(lens[i]);
+			fill_pattern(sim.obj[i].data, lens[i], i);
+		}
+	}
+	sim.nobj = n;
+}
+
+static const uint32_t sim_layout[] = { 1000, 2000, 3000, 0, 4000, 5000, 0, 0, 6000 };
+#define SIM_N (sizeof(sim_layout) / sizeof(sim_layout[0]))
+
+static struct tape *sim_open(bool locate, bool read_position)
+{
+	char err[200] = "";
+	struct tape *t = NULL;
+	int rc;
+
+	sim_reset(locate, read_position);
+	rc = tape_tapedma_open("/dev/sim", 0, &t, err, sizeof(err));
+	CHECK(rc == 0 && t, "open the simulated drive (%d %s)", rc, err);
+	return t;
+}
+
+static uint64_t sim_where(struct tape *t)
+{
+	struct tape_position p;
+
+	return tape_read_position(t, &p) < 0 ? UINT64_MAX : p.block;
+}
+
+static void sim_space_case(struct tape *t, const char *mode, uint64_t from,
+			   enum tape_space_kind kind, int64_t count, int want_rc,
+			   enum tape_sense want_sense, uint64_t want_res, uint64_t want_pos)
+{
+	struct tape_status st;
+	int rc = tape_locate(t, 0, from);
+	uint64_t pos;
+
+	rc = rc < 0 ? rc - 1000 : tape_space(t, kind, count);
+	st = *tape_last(t);
+	pos = sim_where(t);
+	CHECK(rc == want_rc && st.sense == want_sense && st.residual == want_res &&
+	      pos == want_pos && sim.pos == want_pos,
+	      "%s: space %s %lld from %llu: rc %d %s residual %llu pos %llu (drive %u)", mode,
+	      kind == TAPE_SPACE_RECORDS ? "records" : kind == TAPE_SPACE_FILEMARKS ?
+	      "filemarks" : "eod", (long long)count, (unsigned long long)from, rc,
+	      tape_sense_name(st.sense), (unsigned long long)st.residual,
+	      (unsigned long long)pos, sim.pos);
+}
+
+static void sim_scenario(bool locate, bool read_position, const char *mode)
+{
+	uint8_t *buf = malloc(1 << 20);
+	struct tape *t = sim_open(locate, read_position);
+	unsigned i;
+	ssize_t n;
+	int rc;
+
+	if (!t || !buf) {
+		free(buf);
+		return;
+	}
+	CHECK(tape_caps(t)->can_locate == locate && tape_caps(t)->can_read_position == read_position,
+	      "%s: probe finds locate %d, read position %d", mode, locate, read_position);
+	CHECK(strcmp(tape_identity(t)->vendor, "SIM") == 0 &&
+	      strcmp(tape_identity(t)->serial, "SN42") == 0, "%s: identity", mode);
+	CHECK(tape_caps(t)->max_record == (1u << 20) && tape_caps(t)->min_record == 1,
+	      "%s: block limits", mode);
+	for (i = 0, rc = 0; i < SIM_N && rc >= 0; i++) {
+		if (sim_layout[i] == 0) {
+			rc = tape_write_filemarks(t, 1);
+		} else {
+			fill_pattern(buf, sim_layout[i], i);
+			rc = (int)tape_write(t, buf, sim_layout[i]);
+		}
+	}
+	CHECK(rc >= 0 && sim.nobj == SIM_N && sim_where(t) == SIM_N, "%s: layout written", mode);
+	CHECK_EQ(tape_rewind(t), 0, "rewind");
+	for (i = 0; i <= SIM_N; i++) {
+		n = tape_read(t, buf, 1 << 20);
+		if (i == SIM_N)
+			CHECK(n == -ENODATA && tape_last(t)->sense == TAPE_SENSE_EOD, "%s: EOD", mode);
+		else if (sim_layout[i] == 0)
+			CHECK(n == 0 && tape_last(t)->sense == TAPE_SENSE_FILEMARK, "%s: filemark %u", mode, i);
+		else
+			CHECK(n == (ssize_t)sim_layout[i] && same_pattern(buf, sim_layout[i], i),
+			      "%s: record %u reads back (%zd)", mode, i, n);
+	}
+	for (i = SIM_N + 1; i-- > 0;) {
+		rc = tape_locate(t, 0, i);
+		CHECK(rc == 0 && sim.pos == i && sim_where(t) == i, "%s: locate %u", mode, i);
+	}
+	rc = tape_locate(t, 0, SIM_N + 3);
+	CHECK(rc == -ENODATA && tape_last(t)->sense == TAPE_SENSE_EOD && sim.pos == SIM_N,
+	      "%s: locate past EOD", mode);
+
+	sim_space_case(t, mode, 0, TAPE_SPACE_RECORDS, 2, 0, TAPE_SENSE_NONE, 0, 2);
+	sim_space_case(t, mode, 0, TAPE_SPACE_RECORDS, 5, -EIO, TAPE_SENSE_FILEMARK, 2, 4);
+	sim_space_case(t, mode, 8, TAPE_SPACE_RECORDS, 4, -ENODATA, TAPE_SENSE_EOD, 3, SIM_N);
+	sim_space_case(t, mode, 6, TAPE_SPACE_RECORDS, -3, -EIO, TAPE_SENSE_FILEMARK, 1, 3);
+	sim_space_case(t, mode, 2, TAPE_SPACE_RECORDS, -4, -EIO, TAPE_SENSE_BOT, 2, 0);
+	sim_space_case(t, mode, 0, TAPE_SPACE_FILEMARKS, 2, 0, TAPE_SENSE_NONE, 0, 7);
+	sim_space_case(t, mode, 8, TAPE_SPACE_FILEMARKS, -2, 0, TAPE_SENSE_NONE, 0, 6);
+	sim_space_case(t, mode, 5, TAPE_SPACE_FILEMARKS, -2, -EIO, TAPE_SENSE_BOT, 1, 0);
+	sim_space_case(t, mode, 1, TAPE_SPACE_FILEMARKS, 4, -ENODATA, TAPE_SENSE_EOD, 1, SIM_N);
+	sim_space_case(t, mode, 1, TAPE_SPACE_EOD, 0, 0, TAPE_SENSE_NONE, 0, SIM_N);
+	tape_close(t);
+
+	/* a fresh handle on a tape written by someone else */
+	t = sim_open(locate, read_position);
+	if (!t) {
+		free(buf);
+		return;
+	}
+	sim_preload(sim_layout, SIM_N);
+	rc = tape_space(t, TAPE_SPACE_EOD, 0);
+	CHECK(rc == 0 && sim_where(t) == SIM_N && sim.pos == SIM_N,
+	      "%s: fresh handle finds EOD (%d, %llu)", mode, rc, (unsigned long long)sim_where(t));
+	sim_space_case(t, mode, SIM_N, TAPE_SPACE_FILEMARKS, -1, 0, TAPE_SENSE_NONE, 0, 7);
+	n = tape_read(t, buf, 1 << 20);
+	CHECK(n == 0 && tape_last(t)->sense == TAPE_SENSE_FILEMARK, "%s: ... at the last filemark", mode);
+	n = tape_read(t, buf, 1 << 20);
+	CHECK(n == 6000 && same_pattern(buf, 6000, 8), "%s: ... then the last record", mode);
+
+	/* a drive reset: the position is gone, and nobody may pretend otherwise */
+	rc = tape_locate(t, 0, 4);
+	sim.ua_asc = 0x29;
+	n = tape_read(t, buf, 1 << 20);
+	CHECK(n == -EIO && tape_last(t)->sense == TAPE_SENSE_UNIT_ATTENTION &&
+	      tape_last(t)->asc == 0x29, "%s: read after a reset: EIO, unit attention (%zd)", mode, n);
+	if (!read_position)
+		CHECK(sim_where(t) == UINT64_MAX, "%s: tracked position is unknown after a reset", mode);
+	rc = tape_locate(t, 0, 4);
+	n = tape_read(t, buf, 1 << 20);
+	CHECK(rc == 0 && n == 4000 && same_pattern(buf, 4000, 4), "%s: locate recovers", mode);
+	/* a unit attention on a command that can be repeated is absorbed */
+	sim.ua_asc = 0x2A;
+	rc = tape_rewind(t);
+	CHECK(rc == 0 && sim.pos == 0, "%s: rewind repeats after a unit attention", mode);
+	tape_close(t);
+	free(buf);
+}
+
+static void test_backend_sim(void)
+{
+	static const uint32_t odd[] = { 3u << 20, (3u << 20) / 2, 100 };
+	uint8_t *buf = malloc(1 << 20);
+	struct tape *t;
+	ssize_t n;
+	int rc;
+
+	sim_scenario(true, true, "native");
+	sim_scenario(false, false, "tracked");
+	sim_scenario(true, false, "locate only");
+
+	/* records bigger than READ BLOCK LIMITS says, written elsewhere */
+	t = sim_open(false, false);
+	if (!t || !buf) {
+		free(buf);
+		return;
+	}
+	sim_preload(odd, 3);
+	sim.tgt_read_bug = true;
+	n = tape_read(t, buf, 1 << 20);
+	CHECK(n == -EOVERFLOW && tape_last(t)->sense == TAPE_SENSE_RECORD_LENGTH &&
+	      tape_last(t)->residual == (3u << 20) && same_pattern(buf, 1 << 20, 0) &&
+	      sim_where(t) == 1, "3 MiB record into 1 MiB: EOVERFLOW, first MiB, passed");
+	n = tape_read(t, buf, 1 << 20);
+	CHECK(n == -EOVERFLOW && tape_last(t)->residual == (3u << 20) / 2 &&
+	      same_pattern(buf, 1 << 20, 1) && sim_where(t) == 2,
+	      "1.5 MiB record (B < L < 2B for L = 2 MiB): read again, first MiB");
+	n = tape_read(t, buf, 1 << 20);
+	CHECK(n == 100 && same_pattern(buf, 100, 2) && sim_where(t) == 3, "then a small record");
+	tape_close(t);
+
+	/* early warning and end of medium */
+	t = sim_open(false, false);
+	if (!t) {
+		free(buf);
+		return;
+	}
+	sim.early_warning_at = 2;
+	sim.overflow_at = 3;
+	fill_pattern(buf, 512, 9);
+	n = tape_write(t, buf, 512);
+	CHECK(n == 512 && tape_last(t)->sense == TAPE_SENSE_NONE, "write before early warning");
+	n = tape_write(t, buf, 512);
+	CHECK(n == 512 && tape_last(t)->sense == TAPE_SENSE_EARLY_WARNING && sim.nobj == 2,
+	      "write past early warning: written, EARLY_WARNING");
+	n = tape_write(t, buf, 512);
+	CHECK(n == 512 && tape_last(t)->sense == TAPE_SENSE_EARLY_WARNING && sim.nobj == 3,
+	      "the last record that fits");
+	n = tape_write(t, buf, 512);
+	CHECK(n == -ENOSPC && tape_last(t)->sense == TAPE_SENSE_EOM && sim.nobj == 3 &&
+	      sim_where(t) == 3, "VOLUME OVERFLOW: ENOSPC, nothing written, position kept");
+	rc = tape_write_filemarks(t, 1);
+	CHECK(rc == -ENOSPC && tape_last(t)->sense == TAPE_SENSE_EOM, "no room for a filemark either");
+	tape_close(t);
+	sim_reset(false, false);
+	free(buf);
+}
+
 int main(void)
 {
 	test_cdbs();
@@ -536,5 +1011,6 @@ int main(void)
 	test_inquiry_limits_position();
 	test_mode();
 	test_mam();
+	test_backend_sim();
 	return tap_done();
 }
