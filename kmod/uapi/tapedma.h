@@ -78,13 +78,18 @@ struct tapedma_cmd {
 
 /* Limits of the path to this drive, so callers never hand in what must split. */
 struct tapedma_info {
-	__u32 max_transfer;	/* bytes in one command from a page-aligned buffer
-				 * (max_segments pages, hw sectors); a buffer
-				 * starting mid-page needs one page more */
-	__u32 max_segments;	/* pages one command may span (one segment each) */
+	/*
+	 * max_transfer: bytes in one command from a page-aligned buffer
+	 * (max_segments pages, at most max_hw_sectors); a buffer that starts
+	 * mid-page needs one page more.  max_segments: pages one command may
+	 * span, each counted as one segment.  dma_alignment: a mask (3 on
+	 * x86); the buffer address must be a multiple of dma_alignment + 1,
+	 * its length may be anything.
+	 */
+	__u32 max_transfer;
+	__u32 max_segments;
 	__u32 max_segment_size;
-	__u32 dma_alignment;	/* buffer address must be a multiple of this + 1
-				 * (a mask, 3 on x86); any length is fine */
+	__u32 dma_alignment;
 	__u32 host_no, channel, id, lun;
 	char vendor[9], model[17], rev[5];
 	__u8 reserved[33];
