@@ -500,6 +500,43 @@ static void test_reference_documents(void)
 	ltfs_index_free(&ix);
 }
 
+/* Random damage to a real index: refused or parsed, never a crash or leak. */
+static void test_index_fuzz(void)
+{
+	size_t len = sizeof(ref_index) - 1;
+	char *doc = malloc(len + 1);
+	int i, refused = 0, parsed = 0, nomsg = 0;
+	static const char junk[] = "<>/&;%\"=x0 \n\xff\xc3";
+
+	for (i = 0; i < 3000; i++) {
+		struct ltfs_index ix;
+		char err[LTFS_ERRLEN] = "";
+		int k, edits = 1 + i % 4;
+
+		memcpy(doc, ref_index, len + 1);
+		for (k = 0; k < edits; k++) {
+			size_t at;
+
+			fill_random(&at, sizeof(at));
+			at %= len;
+			fill_random(doc + at, 0);
+			doc[at] = junk[(i + k) % (sizeof(junk) - 1)];
+		}
+		if (ltfs_index_parse(doc, len, false, &ix, err) == 0) {
+			parsed++;
+			ltfs_index_free(&ix);
+		} else {
+			refused++;
+			if (!err[0])
+				nomsg++;
+		}
+	}
+	CHECK(refused > 1000 && parsed + refused == 3000, "3000 damaged indexes: %d refused, "
+	      "%d still parse, none crashed", refused, parsed);
+	CHECK_EQ(nomsg, 0, "every refusal explained");
+	free(doc);
+}
+
 /* An index bigger than a record is split into full records and a short one;
  * when the index would outgrow the index partition, creating files stops. */
 static void test_big_index(void)
@@ -569,6 +606,7 @@ int main(void)
 	test_times();
 	test_index_roundtrip();
 	test_reference_documents();
+	test_index_fuzz();
 	test_format_layout();
 	test_big_index();
 	tdir_clean();
