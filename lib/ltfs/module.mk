@@ -5,3 +5,4 @@ LTFS_SRCS := lib/ltfs/names.c lib/ltfs/time.c lib/ltfs/tree.c \
 LIB_SRCS += $(LTFS_SRCS)
 EXTRA_CFLAGS += $(shell $(PKG_CONFIG) --cflags libxml-2.0 uuid)
 LIB_LIBS += $(shell $(PKG_CONFIG) --libs libxml-2.0 uuid)
+MANPAGES += man/fusetape-ltfs.5
