@@ -50,10 +50,13 @@
  *    EARLY_WARNING (tgt reports EOM with NO SENSE after the data is on the
  *    medium and never refuses a write), so ENOSPC "nothing written" is
  *    only reported by drives that report VOLUME OVERFLOW.
- *  - Record lengths and buffer addresses must suit the path's DMA
- *    alignment; a write from an unaligned address is copied to an aligned
- *    buffer first; a record length that is not a multiple of the alignment
- *    is refused by tapedma.ko (EINVAL here).
+ *  - tapedma.ko maps only buffers whose address suits the path's DMA
+ *    alignment and whose pages fit the host's segments.  A write from a
+ *    buffer that does not is first copied to an internal aligned buffer
+ *    (the one copy on the write side; callers that care use aligned
+ *    buffers); reads go to the internal buffer and are copied out.
+ *  - Open rewinds the tape (tracked positions need a known start).
+ *  - Programmable early warning is not offered (can_set_early_warning 0).
  *  - Capacity and remaining space are reported as 0 (unknown) by drives
  *    without MAM.
  */
@@ -353,9 +356,12 @@ static bool invalid_opcode(const struct tdma *d, int err)
 	       d->sense.key == SSC_KEY_ILLEGAL_REQUEST && d->sense.asc == 0x20;
 }
 
-static bool aligned(const struct tdma *d, const void *p, size_t len)
+/* Can tapedma.ko map len bytes at p as they are (address, pages)? */
+static bool fits_dma(const struct tdma *d, const void *p, size_t len)
 {
-	return ((uintptr_t)p % d->align) == 0 && len % d->align == 0;
+	uintptr_t a = (uintptr_t)p;
+
+	return a % d->align == 0 && (a % 4096) + len <= d->max_xfer;
 }
 
 static uint64_t abs_info(const struct tdma *d)
@@ -771,7 +777,7 @@ static uint32_t round_up(uint32_t v, uint32_t a)
 static ssize_t tdma_read(struct tape *t, void *buf, size_t len)
 {
 	struct tdma *d = D(t);
-	bool direct = aligned(d, buf, 0) && len >= d->read_len;
+	bool direct = len >= d->read_len && fits_dma(d, buf, d->read_len);
 	/*
 	 * Never more than read_len, even into a bigger buffer: tgt sends
 	 * alloc - B bytes for a B-byte record, so a bigger allocation only
@@ -821,13 +827,12 @@ static ssize_t tdma_read(struct tape *t, void *buf, size_t len)
 
 		if (want > d->max_xfer)
 			want = reclen;	/* an exact allocation is safe on tgt too */
-		if (want > d->max_xfer || want > SSC_XFER6_MAX ||
-		    (want == reclen && reclen % d->align)) {
+		if (want > d->max_xfer || want > SSC_XFER6_MAX) {
 			t->last.sense = TAPE_SENSE_RECORD_LENGTH;
 			t->last.residual = reclen;
 			return -EIO;	/* a record this path cannot carry */
 		}
-		alloc2 = round_up((uint32_t)want, d->align);
+		alloc2 = want == reclen ? (uint32_t)want : round_up((uint32_t)want, d->align);
 		if (posix_memalign((void **)&big, 4096, alloc2))
 			return tape_fail(t, -ENOMEM, TAPE_SENSE_NONE, 0);
 		rc = run(d, &back, TAPEDMA_DIR_NONE, NULL, 0, SSC_CLASS_SPACE, &o);
@@ -873,7 +878,7 @@ static ssize_t tdma_write(struct tape *t, const void *buf, size_t len)
 
 	if (d->tracked && need_position(d) < 0)
 		return -EIO;
-	if ((uintptr_t)buf % d->align) {
+	if (!fits_dma(d, buf, len)) {
 		/* DMA needs an aligned address; caller memory rarely is not */
 		memcpy(d->iobuf, buf, len);
 		src = d->iobuf;
@@ -994,7 +999,6 @@ static int native_read_position(struct tdma *d, struct ssc_position *p)
 static int tdma_locate(struct tape *t, uint32_t partition, uint64_t block)
 {
 	struct tdma *d = D(t);
-	struct ssc_position p;
 	struct outcome o;
 	struct ssc_cdb c;
 	int rc;
@@ -1012,12 +1016,8 @@ static int tdma_locate(struct tape *t, uint32_t partition, uint64_t block)
 		t->last.sense = TAPE_SENSE_NONE;
 		return 0;
 	}
-	if (o.check && o.v.sense == TAPE_SENSE_EOD) {
-		/* SSC leaves the tape at EOD; make sure of it */
-		if (native_read_position(d, &p) == 0 && p.partition == partition)
-			return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
-		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
-	}
+	if (o.check && o.v.sense == TAPE_SENSE_EOD)
+		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);	/* SSC: left at EOD */
 	return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
 }
 
@@ -1371,7 +1371,6 @@ static int tdma_set_attr(struct tape *t, uint32_t partition, const struct tape_a
 
 	if (len < 0)
 		return tape_fail(t, -EINVAL, TAPE_SENSE_ILLEGAL_REQUEST, 0);
-	/* the drive reads whole aligned words: pad the list with zeros */
 	rc = simple(d, ssc_cdb_write_attribute((uint8_t)partition, (uint32_t)len, true),
 		    TAPEDMA_DIR_TO_DEVICE, d->small, (size_t)len);
 	if (rc < 0)
@@ -1385,12 +1384,8 @@ static int tdma_close(struct tape *t)
 	struct tdma *d = D(t);
 	int rc = 0;
 
-	if (d->fd >= 0) {
-		/* let the operator take the cartridge again */
-		simple(d, ssc_cdb_prevent_allow(false), TAPEDMA_DIR_NONE, NULL, 0);
-		if (close(d->fd) < 0)
-			rc = -errno;
-	}
+	if (d->fd >= 0 && close(d->fd) < 0)
+		rc = -errno;
 	free(d->fm);
 	free(d->iobuf);
 	free(d->small);
@@ -1671,8 +1666,11 @@ int tape_tapedma_open(const char *path, unsigned flags, struct tape **out,
 		fmt_msg(errbuf, errlen, "%s: out of memory for a %u-byte buffer", path, d->read_len);
 		goto fail;
 	}
-	/* keep the cartridge in while we hold the drive (tgt ignores this) */
-	simple(d, ssc_cdb_prevent_allow(true), TAPEDMA_DIR_NONE, NULL, 0);
+	/*
+	 * No PREVENT MEDIUM REMOVAL: it outlives a crashed process (nothing
+	 * in the kernel sends ALLOW for us, unlike st), and a locked drive
+	 * with no owner is worse than an operator ejecting a busy one.
+	 */
 	rc = mode_sense(d, SSC_PAGE_DEVICE_CONFIGURATION, 0, &m);
 	if ((rc == 0 || rc == -ENOENT) && m.write_protected)
 		d->t.readonly = true;
