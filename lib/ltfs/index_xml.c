@@ -239,6 +239,8 @@ static int write_file(xmlTextWriterPtr w, const struct ltfs_node *n)
 		}
 		W(xmlTextWriterEndElement(w));
 	}
+	if (n->preserved)
+		W(xmlTextWriterWriteRaw(w, X(n->preserved)));
 	W(xmlTextWriterEndElement(w));
 	return 0;
 fail:
@@ -271,6 +273,8 @@ static int write_dir(xmlTextWriterPtr w, const struct ltfs_node *d, int depth)
 			W(write_file(w, c));
 	}
 	W(xmlTextWriterFullEndElement(w));
+	if (d->preserved)
+		W(xmlTextWriterWriteRaw(w, X(d->preserved)));
 	W(xmlTextWriterEndElement(w));
 	return 0;
 fail:
@@ -317,6 +321,8 @@ int ltfs_index_xml(const struct ltfs_index *ix, char **out, size_t *outlen)
 	W(xmlTextWriterWriteElement(w, X("volumelockstate"),
 				    X(ix->lockstate[0] ? ix->lockstate : "unlocked")));
 	W(write_dir(w, ix->tree.root, 0));
+	if (ix->preserved)
+		W(xmlTextWriterWriteRaw(w, X(ix->preserved)));
 	W(xmlTextWriterEndElement(w));
 	return writer_finish(w, buf, out, outlen);
 fail:
@@ -420,6 +426,29 @@ static int xr_skip(struct xr *x)
 	}
 	x->advanced = true;
 	return 0;
+}
+
+/* Keep an element we do not know verbatim (appended to *keep), skip it. */
+static int xr_keep(struct xr *x, char **keep, uint64_t *meta)
+{
+	xmlChar *outer = xmlTextReaderReadOuterXml(x->r);
+
+	if (outer) {
+		size_t have = *keep ? strlen(*keep) : 0, add = strlen((const char *)outer);
+		char *n = realloc(*keep, have + add + 2);
+
+		if (!n) {
+			xmlFree(outer);
+			return -ENOMEM;
+		}
+		memcpy(n + have, outer, add);
+		n[have + add] = '\n';
+		n[have + add + 1] = 0;
+		*keep = n;
+		*meta += add;
+		xmlFree(outer);
+	}
+	return xr_skip(x);
 }
 
 /* The text content of the current (text-only) element, malloc'd. */
@@ -883,7 +912,7 @@ static int xr_file(struct xr *x, struct ltfs_tree *tr, struct ltfs_node *dir)
 				tr->meta_bytes += strlen(n->symlink);
 			}
 		} else {
-			rc = xr_skip(x);
+			rc = xr_keep(x, &n->preserved, &tr->meta_bytes);
 		}
 		if (rc)
 			break;
@@ -972,7 +1001,7 @@ static int xr_dir(struct xr *x, struct ltfs_tree *tr, struct ltfs_node *dir,
 					break;
 			}
 		} else {
-			rc = xr_skip(x);
+			rc = xr_keep(x, &n->preserved, &tr->meta_bytes);
 		}
 		if (rc)
 			break;
@@ -1152,8 +1181,10 @@ void ltfs_index_free(struct ltfs_index *ix)
 	ltfs_tree_free(&ix->tree);
 	free(ix->comment);
 	free(ix->policy_xml);
+	free(ix->preserved);
 	ix->comment = NULL;
 	ix->policy_xml = NULL;
+	ix->preserved = NULL;
 }
 
 int ltfs_index_parse(const void *buf, size_t len, bool header_only,
@@ -1231,7 +1262,7 @@ int ltfs_index_parse(const void *buf, size_t len, bool header_only,
 				rc = xr_dir(&x, &ix->tree, NULL, 0), have |= 128;
 			}
 		} else {
-			rc = xr_skip(&x);
+			rc = xr_keep(&x, &ix->preserved, &ix->tree.meta_bytes);
 		}
 		if (rc)
 			break;

@@ -101,6 +101,7 @@ struct ltfs_node {
 	char *symlink;		/* symlinks: the target */
 	struct ltfs_xattr *xattr;
 	size_t nxattr;
+	char *preserved;	/* unknown child elements, verbatim, or NULL */
 };
 
 struct ltfs_tree {
@@ -186,6 +187,7 @@ struct ltfs_index {
 	char lockstate[16];	/* unlocked, locked, permlocked */
 	char *comment;		/* optional */
 	char *policy_xml;	/* dataplacementpolicy kept verbatim, or NULL */
+	char *preserved;	/* unknown elements of <ltfsindex>, verbatim */
 	struct ltfs_tree tree;
 };
 

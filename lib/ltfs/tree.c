@@ -90,6 +90,7 @@ void ltfs_node_free(struct ltfs_node *n)
 	free(n->child);
 	free(n->ext);
 	free(n->symlink);
+	free(n->preserved);
 	free(n);
 }
 

@@ -498,6 +498,29 @@ static void test_reference_documents(void)
 	CHECK(n && n->type == LTFS_TYPE_SYMLINK && !strcmp(n->symlink, "sub/hello.txt"),
 	      "symlink");
 	ltfs_index_free(&ix);
+
+	/* elements of a newer format are kept and written back */
+	{
+		char *doc = malloc(sizeof(ref_index) + 200), *p, *xml = NULL;
+		size_t len;
+
+		strcpy(doc, ref_index);
+		static const char fut[] = "<future a=\"1\"><x>y</x></future>\n";
+
+		p = strstr(doc, "<fileuid>3</fileuid>\n");
+		memmove(p + strlen(fut), p, strlen(p) + 1);
+		memcpy(p, fut, strlen(fut));
+		rc = ltfs_index_parse(doc, strlen(doc), false, &ix, err);
+		CHECK_EQ(rc, 0, "index with an unknown element parses (%s)", err);
+		if (!rc) {
+			rc = ltfs_index_xml(&ix, &xml, &len);
+			CHECK(rc == 0 && strstr(xml, "<future a=\"1\"><x>y</x></future>") &&
+			      strstr(xml, "</extentinfo>\n<future") , "unknown element written back");
+			free(xml);
+			ltfs_index_free(&ix);
+		}
+		free(doc);
+	}
 }
 
 /* Random damage to a real index: refused or parsed, never a crash or leak. */
