@@ -53,6 +53,10 @@ if ! start_daemon -o sync_interval=0; then
 	done_testing
 	exit
 fi
+expect_rc 8 "fsck of a mounted volume is an operational error" $T/out "$FSCK" $img
+expect_grep "mounted volume: in use" $T/out 'in use'
+expect_rc 1 "mkfs -f of a mounted volume is refused" $T/out "$MKFS" -f $img
+expect_grep "mkfs: in use" $T/out 'in use'
 cp $T/a.bin $mnt/a.bin
 "$BIN/fusetape" -u $mnt >$T/out 2>&1
 wait $pid; drc=$?; pid=

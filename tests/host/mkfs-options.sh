@@ -87,6 +87,10 @@ expect_rc 0 "--index-partition-size" $T/mk4 "$MKFS" -f --index-partition-size 8M
 expect_grep "index partition of 8 MiB" $T/mk4 'partition 0  8388608 bytes'
 expect_rc 16 "--index-partition-size under 16 blocks" $T/out "$MKFS" -f --index-partition-size 1M $img
 
+expect_rc 1 "--single-partition on a medium that can partition" $T/out "$MKFS" -f --single-partition $img
+expect_grep "--single-partition refusal explained" $T/out 'only for drives that cannot partition'
+check "the refused --single-partition left the volume alone" "$FSCK" -q $img
+
 # write protection, and a blank image made by fusetape-image
 if [ -x "$BIN/fusetape-image" ]; then
 	cp --sparse=always $img $T/wp.img
