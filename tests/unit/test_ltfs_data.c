@@ -402,11 +402,108 @@ static void test_namespace(const char *path)
 	tape_close(t);
 }
 
+/* Random writes, overwrites, truncations and syncs on a few files, checked
+ * against a model after every step and across remounts. */
+static void test_random_ops(const char *path)
+{
+	struct tape *t = tape_at(path, 0);
+	struct ltfs_volume *v;
+	struct model *m[4];
+	unsigned char *buf = malloc(300000);
+	int step, bad = 0, badtape = 0, k;
+	uint64_t r;
+
+	CHECK_EQ(format_default(t, 16384, "rnd"), 0, "format with 16 KiB blocks");
+	v = mount_rw(t);
+	if (!v)
+		return;
+	while (nfiles > 0)
+		free(files[--nfiles].data);
+	for (k = 0; k < 4; k++) {
+		char *nm = malloc(16);
+
+		snprintf(nm, 16, "r%d", k);
+		m[k] = model_add(nm, put_file(v, 1, nm, "", 0, 1), "", 0);
+	}
+	for (step = 0; step < 600; step++) {
+		struct model *f;
+		size_t off, len;
+
+		fill_random(&r, sizeof(r));
+		f = m[r % 4];
+		r >>= 2;
+		off = (size_t)(r % (f->len + 40000));
+		r >>= 20;
+		len = 1 + (size_t)(r % (step % 10 == 0 ? 300000 : 20000));
+		r >>= 20;
+		switch (r % 10) {
+		case 0: {	/* truncate or extend */
+			struct ltfs_setattr sa = { .mask = LTFS_SET_LENGTH, .length = off };
+			struct ltfs_stat st;
+
+			if (ltfs_setattr(v, f->uid, &sa, &st))
+				bad++;
+			model_truncate(f, off);
+			break;
+		}
+		case 1:
+			ltfs_sync(v, "Sync");
+			break;
+		case 2:
+			if (step % 7 == 0) {
+				if (unmount_ok(v))
+					bad++;
+				v = mount_rw(t);
+				if (!v)
+					return;
+			}
+			break;
+		default:
+			fill_random(buf, len);
+			if (ltfs_write(v, f->uid, buf, len, off) != (ssize_t)len)
+				bad++;
+			model_write(f, buf, len, off);
+		}
+		for (k = 0; k < 4; k++)
+			if (!file_equals(v, m[k]->uid, m[k]->data, m[k]->len))
+				badtape++;
+		if (badtape) {
+			printf("# mismatch after step %d\n", step);
+			break;
+		}
+	}
+	CHECK_EQ(bad, 0, "600 random operations succeeded");
+	CHECK_EQ(badtape, 0, "every file matched its model after every operation");
+	for (k = 0; k < 4; k++) {
+		struct ltfs_node *n = ltfs_tree_get(&v->ix.tree, m[k]->uid);
+		size_t i;
+		int ok = 1;
+
+		for (i = 0; n && i < n->next; i++) {
+			if (n->ext[i].byteoffset >= 16384 || !n->ext[i].bytecount ||
+			    (i && n->ext[i - 1].fileoffset + n->ext[i - 1].bytecount > n->ext[i].fileoffset) ||
+			    n->ext[i].fileoffset + n->ext[i].bytecount > n->length)
+				ok = 0;
+		}
+		CHECK(n && ok, "extents of %s sorted, disjoint, normalised, within the length (%zu)",
+		      m[k]->name, n ? n->next : 0);
+	}
+	CHECK_EQ(unmount_ok(v), 0, "unmount");
+	v = mount_rw(t);
+	if (v) {
+		check_all(v, "random ops after remount");
+		unmount_ok(v);
+	}
+	tape_close(t);
+	free(buf);
+}
+
 int main(void)
 {
 	tdir_make();
 	test_files(image_new("data.img", 256ull << 20));
 	test_namespace(image_new("ns.img", 64ull << 20));
+	test_random_ops(image_new("rnd.img", 512ull << 20));
 	tdir_clean();
 	return tap_done();
 }
