@@ -268,8 +268,14 @@ static int open_volume(struct ft_fs *fs, const struct ft_conf *c)
 		}
 	}
 	if (r < 0) {
-		fprintf(stderr, "fusetape: cannot open %s: %s\n", c->device,
-			err[0] ? err : strerror(-r));
+		/* The backend's message may already name the device. */
+		const char *why = err[0] ? err : strerror(-r);
+		size_t dl = strlen(c->device);
+
+		if (!strncmp(why, c->device, dl) && why[dl] == ':')
+			fprintf(stderr, "fusetape: cannot open %s\n", why);
+		else
+			fprintf(stderr, "fusetape: cannot open %s: %s\n", c->device, why);
 		return FT_EXIT_DEVICE;
 	}
 
@@ -281,8 +287,12 @@ static int open_volume(struct ft_fs *fs, const struct ft_conf *c)
 				   "damaged LTFS volume, not mounted" :
 				   "cannot mount the LTFS volume";
 
-		fprintf(stderr, "fusetape: %s: %s: %s\n", c->device, what,
-			err[0] ? err : strerror(-r));
+		const char *why = err[0] ? err : strerror(-r);
+
+		if (!strncmp(why, what, strlen(what)))
+			fprintf(stderr, "fusetape: %s: %s\n", c->device, why);
+		else
+			fprintf(stderr, "fusetape: %s: %s: %s\n", c->device, what, why);
 		tape_close(fs->tape);
 		fs->tape = NULL;
 		fs->vol = NULL;
@@ -310,7 +320,7 @@ static int close_volume(struct ft_fs *fs, char *msg, size_t msglen)
 	fs->vol = NULL;
 	pthread_mutex_unlock(&fs->lock);
 	if (r < 0) {
-		snprintf(msg, msglen, "%s: index NOT written, changes since the last index may be lost: %s",
+		snprintf(msg, msglen, "%s: the index was NOT written at unmount: %s",
 			 fs->device, err[0] ? err : strerror(-r));
 		code = FT_EXIT_DATA;
 	}

@@ -16,6 +16,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:exitcode=23}:log_path=$T/san
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=24}:log_path=$T/sanitizer"
 n=0 failed=0
 mounts=()
+cleanup_hooks=()	# commands run after the FUSE mounts are gone
 
 _cleanup() {
 	local m pid
@@ -27,6 +28,7 @@ _cleanup() {
 			[ -n "$pid" ] && ! wait_gone "$pid" 20 && kill -9 "$pid" 2>/dev/null
 		fi
 	done
+	for m in "${cleanup_hooks[@]}"; do eval "$m" || true; done
 	rm -rf "$T"
 }
 trap _cleanup EXIT

@@ -111,4 +111,31 @@ if mount_tape "$IMG" "$MNT"; then
 else
 	not_ok "mounts after the daemon was killed"
 fi
+# ---- the index cannot be written: said so, nonzero exit ----------------
+# The image lives on a 24 MiB tmpfs, so the host file system fills up under
+# the tape; -u refuses to unmount (still mounted, data still in memory),
+# a plain umount then ends the daemon with status 1 and a message.
+SMALL=$T/small
+mkdir -p "$SMALL"
+if mount -t tmpfs -o size=24M tmpfs "$SMALL" 2>/dev/null; then
+	cleanup_hooks+=("umount '$SMALL'")
+	new_volume "$SMALL/t.img" 256M
+	if mount_fg "$SMALL/t.img" "$MNT" -o sync_interval=0; then
+		head -c 30M /dev/urandom >"$MNT/big" 2>/dev/null
+		expect_rc 1 "fusetape -u when the index cannot be written" "$out" timeout 60 "$FT" -u "$MNT"
+		expect_grep "and says so" "$out" 'index could not be written'
+		check "still mounted" mountpoint -q "$MNT"
+		check "umount" timeout 30 umount "$MNT"
+		if wait_gone "$daemon_pid" 60; then
+			rc=0; wait "$daemon_pid" || rc=$?
+			expect_eq "the daemon's exit status when the index was not written" "$rc" 1
+			expect_grep "with a message" "$T/daemon.log" 'index was NOT written'
+		else
+			not_ok "the daemon exits after umount"
+			kill -9 "$daemon_pid"
+		fi
+	fi
+else
+	ok "index write failure # SKIP cannot mount a tmpfs here"
+fi
 done_testing
