@@ -566,10 +566,24 @@ static void test_mam(void)
 
 #define SIM_MAX_OBJ 64
 
+#define SIM_MAX_ATTR 8
+
+struct sim_part {
+	unsigned nobj;
+	struct { bool fm; uint32_t len; uint8_t *data; } obj[SIM_MAX_OBJ];
+	unsigned nattr;
+	struct tape_attr attr[SIM_MAX_ATTR];	/* sorted by id */
+};
+
 static struct sim {
 	bool locate, read_position;	/* features the drive has */
-	unsigned nobj, pos;
-	struct { bool fm; uint32_t len; uint8_t *data; } obj[SIM_MAX_OBJ];
+	bool partitions, mam;
+	unsigned pos, part, nparts;
+	struct sim_part p[TAPE_MAX_PARTITIONS];
+	uint8_t pending_additional;	/* from MODE SELECT, used by FORMAT MEDIUM */
+	uint16_t pending_sizes[TAPE_MAX_PARTITIONS];
+	uint8_t pending_psum;
+	bool pending_idp;
 	unsigned early_warning_at;	/* writes ending at or past this object warn */
 	unsigned overflow_at;		/* writes at or past this object: VOLUME OVERFLOW */
 	uint8_t ua_asc;			/* next command gets this UNIT ATTENTION (and a reset) */
@@ -577,16 +591,62 @@ static struct sim {
 	unsigned commands, spaces, reads;
 } sim;
 
-static void sim_reset(bool locate, bool read_position)
+#define SIMP (sim.p[sim.part])
+
+static void sim_add_attr(struct sim_part *sp, const struct tape_attr *a)
 {
 	unsigned i;
 
-	for (i = 0; i < sim.nobj; i++)
-		free(sim.obj[i].data);
+	for (i = 0; i < sp->nattr && sp->attr[i].id < a->id; i++)
+		;
+	if (i < sp->nattr && sp->attr[i].id == a->id) {
+		sp->attr[i] = *a;
+		return;
+	}
+	if (sp->nattr == SIM_MAX_ATTR)
+		return;
+	memmove(&sp->attr[i + 1], &sp->attr[i], (sp->nattr - i) * sizeof(sp->attr[0]));
+	sp->attr[i] = *a;
+	sp->nattr++;
+}
+
+/* MAM of a fresh partition: 0000h remaining and 0001h maximum capacity, MiB. */
+static void sim_fresh_mam(struct sim_part *sp, uint64_t mib)
+{
+	struct tape_attr a;
+	int i;
+
+	memset(&a, 0, sizeof(a));
+	a.length = 8;
+	for (i = 0; i < 8; i++)
+		a.value[i] = (uint8_t)(mib >> (56 - 8 * i));
+	a.id = 0x0000;
+	sim_add_attr(sp, &a);
+	a.id = 0x0001;
+	sim_add_attr(sp, &a);
+}
+
+static void sim_reset_ex(bool locate, bool read_position, bool partitions, bool mam)
+{
+	unsigned i, j;
+
+	for (j = 0; j < TAPE_MAX_PARTITIONS; j++)
+		for (i = 0; i < sim.p[j].nobj; i++)
+			free(sim.p[j].obj[i].data);
 	memset(&sim, 0, sizeof(sim));
 	sim.locate = locate;
 	sim.read_position = read_position;
+	sim.partitions = partitions;
+	sim.mam = mam;
+	sim.nparts = 1;
 	sim.early_warning_at = sim.overflow_at = SIM_MAX_OBJ;
+	if (mam)
+		sim_fresh_mam(&sim.p[0], 1000);
+}
+
+static void sim_reset(bool locate, bool read_position)
+{
+	sim_reset_ex(locate, read_position, false, false);
 }
 
 static int sim_sense(uint8_t *sense, size_t *sense_len, uint8_t *status, uint8_t flags_key,
@@ -599,8 +659,8 @@ static int sim_sense(uint8_t *sense, size_t *sense_len, uint8_t *status, uint8_t
 
 static void sim_truncate(unsigned at)
 {
-	while (sim.nobj > at)
-		free(sim.obj[--sim.nobj].data);
+	while (SIMP.nobj > at)
+		free(SIMP.obj[--SIMP.nobj].data);
 }
 
 static uint32_t be24(const uint8_t *p)
@@ -622,19 +682,19 @@ static int sim_space(int code, int32_t count, uint8_t *status, uint8_t *sense, s
 
 	sim.spaces++;
 	if (code == 3) {
-		sim.pos = sim.nobj;
+		sim.pos = SIMP.nobj;
 		return 0;
 	}
 	while (done != count) {
 		if (count > 0) {
-			if (sim.pos >= sim.nobj)
+			if (sim.pos >= SIMP.nobj)
 				return sim_sense(sense, sl, status, SSC_KEY_BLANK_CHECK, true,
 						 count - done, 0x00, 0x05);
-			if (code == 0 && sim.obj[sim.pos].fm) {
+			if (code == 0 && SIMP.obj[sim.pos].fm) {
 				sim.pos++;	/* EOP side of the filemark */
 				return sim_sense(sense, sl, status, 0x80, true, count - done, 0, 1);
 			}
-			if (code == 1 && !sim.obj[sim.pos].fm) {
+			if (code == 1 && !SIMP.obj[sim.pos].fm) {
 				sim.pos++;
 				continue;
 			}
@@ -643,12 +703,12 @@ static int sim_space(int code, int32_t count, uint8_t *status, uint8_t *sense, s
 		} else {
 			if (sim.pos == 0)
 				return sim_sense(sense, sl, status, 0x40, true, count - done, 0x00, 0x04);
-			if (code == 0 && sim.obj[sim.pos - 1].fm) {
+			if (code == 0 && SIMP.obj[sim.pos - 1].fm) {
 				sim.pos--;	/* BOP side of the filemark */
 				return sim_sense(sense, sl, status, 0x80, true, count - done, 0, 1);
 			}
 			sim.pos--;
-			if (code == 1 && !sim.obj[sim.pos].fm)
+			if (code == 1 && !SIMP.obj[sim.pos].fm)
 				continue;
 			done--;
 		}
@@ -697,6 +757,20 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 		out[0] = 0; out[1] = 0x10; out[2] = 0; out[3] = 0; out[4] = 0; out[5] = 1;
 		return 0;
 	case SSC_OP_MODE_SENSE6:
+		if ((c[2] & 0x3F) == SSC_PAGE_MEDIUM_PARTITION && !c[3] && sim.partitions) {
+			unsigned k;
+
+			memset(out, 0, 4 + 8 + 2 * TAPE_MAX_PARTITIONS);
+			out[0] = 3 + 8 + 2 * TAPE_MAX_PARTITIONS;
+			out[4] = 0x91;
+			out[5] = 6 + 2 * TAPE_MAX_PARTITIONS;
+			out[6] = TAPE_MAX_PARTITIONS - 1;
+			out[7] = (uint8_t)(sim.nparts - 1);
+			out[8] = 0x20 | 2 << 3;	/* IDP, MB */
+			for (k = 0; k < sim.nparts; k++)
+				out[12 + 2 * k + 1] = 100;
+			return 0;
+		}
 		if ((c[2] & 0x3F) != SSC_PAGE_DEVICE_CONFIGURATION || c[3])
 			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x24, 0);
 		memset(out, 0, 28);
@@ -706,22 +780,23 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 	case SSC_OP_REWIND:
 	case SSC_OP_LOAD_UNLOAD:
 		sim.pos = 0;
+		sim.part = 0;
 		return 0;
 	case SSC_OP_READ6: {
 		uint32_t alloc = be24(c + 2), rl;
 
 		sim.reads++;
-		if (sim.pos >= sim.nobj)
+		if (sim.pos >= SIMP.nobj)
 			return sim_sense(sense, sl, status, SSC_KEY_BLANK_CHECK, true, (int32_t)alloc, 0, 5);
-		if (sim.obj[sim.pos].fm) {
+		if (SIMP.obj[sim.pos].fm) {
 			sim.pos++;
 			return sim_sense(sense, sl, status, 0x80, true, (int32_t)alloc, 0, 1);
 		}
-		rl = sim.obj[sim.pos].len;
+		rl = SIMP.obj[sim.pos].len;
 		if (!sim.tgt_read_bug || alloc == rl)
-			memcpy(out, sim.obj[sim.pos].data, rl < alloc ? rl : alloc);
+			memcpy(out, SIMP.obj[sim.pos].data, rl < alloc ? rl : alloc);
 		else if (alloc > rl)
-			memcpy(out, sim.obj[sim.pos].data, alloc - rl < rl ? alloc - rl : rl);
+			memcpy(out, SIMP.obj[sim.pos].data, alloc - rl < rl ? alloc - rl : rl);
 		sim.pos++;
 		if (rl != alloc)
 			return sim_sense(sense, sl, status, 0x20, true, (int32_t)alloc - (int32_t)rl, 0, 0);
@@ -738,18 +813,102 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 					 (int32_t)(c[0] == SSC_OP_WRITE6 ? len : n), 0, 2);
 		sim_truncate(sim.pos);
 		for (i = 0; i < n; i++) {
-			sim.obj[sim.nobj].fm = c[0] == SSC_OP_WRITE_FILEMARKS6;
-			sim.obj[sim.nobj].len = sim.obj[sim.nobj].fm ? 0 : (uint32_t)len;
-			sim.obj[sim.nobj].data = NULL;
-			if (!sim.obj[sim.nobj].fm) {
-				sim.obj[sim.nobj].data = malloc(len);
-				memcpy(sim.obj[sim.nobj].data, buf, len);
+			SIMP.obj[SIMP.nobj].fm = c[0] == SSC_OP_WRITE_FILEMARKS6;
+			SIMP.obj[SIMP.nobj].len = SIMP.obj[SIMP.nobj].fm ? 0 : (uint32_t)len;
+			SIMP.obj[SIMP.nobj].data = NULL;
+			if (!SIMP.obj[SIMP.nobj].fm) {
+				SIMP.obj[SIMP.nobj].data = malloc(len);
+				memcpy(SIMP.obj[SIMP.nobj].data, buf, len);
 			}
-			sim.nobj++;
+			SIMP.nobj++;
 		}
-		sim.pos = sim.nobj;
+		sim.pos = SIMP.nobj;
 		if (sim.pos >= sim.early_warning_at)
 			return sim_sense(sense, sl, status, 0x40, false, 0, 0, 2);
+		return 0;
+	}
+	case SSC_OP_MODE_SELECT6: {
+		const uint8_t *pg = out + 4 + out[3];
+
+		if (!sim.partitions || len < 12 || !(c[1] & 0x10) || out[0] != 0 ||
+		    (pg[0] & 0xBF) != SSC_PAGE_MEDIUM_PARTITION || (pg[0] & 0x80) ||
+		    (size_t)pg[1] + 2 + 4 + out[3] != len || pg[3] >= TAPE_MAX_PARTITIONS)
+			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x26, 0);
+		sim.pending_additional = pg[3];
+		for (unsigned k = 0; k < TAPE_MAX_PARTITIONS && 8 + 2 * k + 1 < (size_t)pg[1] + 2; k++)
+			sim.pending_sizes[k] = (uint16_t)(pg[8 + 2 * k] << 8 | pg[9 + 2 * k]);
+		sim.pending_psum = (pg[4] >> 3) & 3;
+		sim.pending_idp = pg[4] & 0x20;
+		return 0;
+	}
+	case SSC_OP_FORMAT_MEDIUM: {
+		unsigned k, i;
+
+		if (!sim.partitions)
+			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x20, 0);
+		if (sim.pos != 0 || sim.part != 0)
+			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x3B, 0);
+		for (k = 0; k < TAPE_MAX_PARTITIONS; k++) {
+			for (i = 0; i < sim.p[k].nobj; i++)
+				free(sim.p[k].obj[i].data);
+			sim.p[k].nobj = 0;
+		}
+		sim.nparts = (c[2] & 0x0F) == SSC_FORMAT_PARTITION ? sim.pending_additional + 1u : 1;
+		for (k = 0; k < sim.nparts && sim.mam; k++)
+			sim_fresh_mam(&sim.p[k], 500);
+		return 0;
+	}
+	case SSC_OP_READ_ATTRIBUTE: {
+		struct sim_part *sp;
+		unsigned first = (unsigned)c[8] << 8 | c[9], k;
+		size_t o = 4;
+
+		if (!sim.mam)
+			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x20, 0);
+		if (c[7] >= sim.nparts || (c[1] & 0x1F) != SSC_RA_VALUES)
+			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x24, 0);
+		sp = &sim.p[c[7]];
+		for (k = 0; k < sp->nattr && sp->attr[k].id < first; k++)
+			;
+		if (k == sp->nattr)	/* nothing at or after the first id */
+			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x24, 0);
+		memset(out, 0, len);
+		for (; k < sp->nattr; k++) {
+			const struct tape_attr *a = &sp->attr[k];
+
+			if (o + 5 + a->length <= len) {
+				out[o] = (uint8_t)(a->id >> 8);
+				out[o + 1] = (uint8_t)a->id;
+				out[o + 2] = (uint8_t)(a->format | (a->id < 0x0400 ? 0x80 : 0));
+				out[o + 4] = (uint8_t)a->length;
+				out[o + 3] = (uint8_t)(a->length >> 8);
+				memcpy(out + o + 5, a->value, a->length);
+			}
+			o += 5 + a->length;	/* AVAILABLE DATA counts what did not fit */
+		}
+		out[0] = (uint8_t)((o - 4) >> 24);
+		out[1] = (uint8_t)((o - 4) >> 16);
+		out[2] = (uint8_t)((o - 4) >> 8);
+		out[3] = (uint8_t)(o - 4);
+		return 0;
+	}
+	case SSC_OP_WRITE_ATTRIBUTE: {
+		struct tape_attr a;
+		const uint8_t *in = buf;
+
+		if (!sim.mam)
+			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x20, 0);
+		if (c[7] >= sim.nparts || len < 9 ||
+		    ((size_t)in[0] << 24 | (size_t)in[1] << 16 | (size_t)in[2] << 8 | in[3]) + 4 != len)
+			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x26, 0);
+		memset(&a, 0, sizeof(a));
+		a.id = (uint16_t)(in[4] << 8 | in[5]);
+		a.format = in[6] & 3;
+		a.length = (uint16_t)(in[7] << 8 | in[8]);
+		if (a.id < 0x0800 || 9u + a.length != len)
+			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x26, 0);
+		memcpy(a.value, in + 9, a.length);
+		sim_add_attr(&sim.p[c[7]], &a);
 		return 0;
 	}
 	case SSC_OP_SPACE6:
@@ -765,8 +924,15 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 		target = c[0] == SSC_OP_LOCATE10 ? (uint64_t)c[3] << 24 | (uint64_t)c[4] << 16 |
 						   (uint64_t)c[5] << 8 | c[6]
 						 : (uint64_t)c[10] << 8 | c[11];
-		if (target > sim.nobj) {
-			sim.pos = sim.nobj;
+		if (c[1] & 0x02) {	/* CP: change partition */
+			unsigned np = c[0] == SSC_OP_LOCATE10 ? c[8] : c[3];
+
+			if (np >= sim.nparts)
+				return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x24, 0);
+			sim.part = np;
+		}
+		if (target > SIMP.nobj) {
+			sim.pos = SIMP.nobj;
 			return sim_sense(sense, sl, status, SSC_KEY_BLANK_CHECK, false, 0, 0, 5);
 		}
 		sim.pos = (unsigned)target;
@@ -779,9 +945,11 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 		}
 		if ((c[1] & 0x1F) == SSC_RP_LONG) {
 			out[0] = sim.pos == 0 ? 0x80 : 0;
+			out[7] = (uint8_t)sim.part;
 			out[15] = (uint8_t)sim.pos;
 		} else {
 			out[0] = sim.pos == 0 ? 0x80 : 0;
+			out[1] = (uint8_t)sim.part;
 			out[7] = (uint8_t)sim.pos;
 		}
 		return 0;
@@ -796,15 +964,15 @@ static void sim_preload(const uint32_t *lens, unsigned n)
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
-		sim.obj[i].fm = lens[i] == 0;
-		sim.obj[i].len = lens[i];
-		sim.obj[i].data = NULL;
+		SIMP.obj[i].fm = lens[i] == 0;
+		SIMP.obj[i].len = lens[i];
+		SIMP.obj[i].data = NULL;
 		if (lens[i]) {
-			sim.obj[i].data = malloc(lens[i]);
-			fill_pattern(sim.obj[i].data, lens[i], i);
+			SIMP.obj[i].data = malloc(lens[i]);
+			fill_pattern(SIMP.obj[i].data, lens[i], i);
 		}
 	}
-	sim.nobj = n;
+	SIMP.nobj = n;
 }
 
 static const uint32_t sim_layout[] = { 1000, 2000, 3000, 0, 4000, 5000, 0, 0, 6000 };
@@ -875,7 +1043,7 @@ static void sim_scenario(bool locate, bool read_position, const char *mode)
 			rc = (int)tape_write(t, buf, sim_layout[i]);
 		}
 	}
-	CHECK(rc >= 0 && sim.nobj == SIM_N && sim_where(t) == SIM_N, "%s: layout written", mode);
+	CHECK(rc >= 0 && SIMP.nobj == SIM_N && sim_where(t) == SIM_N, "%s: layout written", mode);
 	CHECK_EQ(tape_rewind(t), 0, "rewind");
 	for (i = 0; i <= SIM_N; i++) {
 		n = tape_read(t, buf, 1 << 20);
@@ -942,6 +1110,91 @@ static void sim_scenario(bool locate, bool read_position, const char *mode)
 	free(buf);
 }
 
+/* A drive with LOCATE, partitions and MAM: what LTFS needs from an LTO drive. */
+static void test_backend_partitions(void)
+{
+	char err[200] = "";
+	uint8_t buf[4096];
+	uint64_t sizes[2] = { 50 * 1000 * 1000, 0 };
+	struct tape_medium m;
+	struct tape_position pos;
+	struct tape_attr a, b;
+	struct tape *t = NULL;
+	ssize_t n;
+	int rc;
+
+	sim_reset_ex(true, true, true, true);
+	rc = tape_tapedma_open("/dev/sim", 0, &t, err, sizeof(err));
+	CHECK(rc == 0 && t, "partitioned drive opens (%d %s)", rc, err);
+	if (!t)
+		return;
+	CHECK(tape_caps(t)->max_partitions == TAPE_MAX_PARTITIONS && tape_caps(t)->can_format &&
+	      tape_caps(t)->has_mam, "probe: %u partitions, format, MAM",
+	      tape_caps(t)->max_partitions);
+	rc = tape_medium_info(t, &m);
+	CHECK(rc == 0 && m.partitions == 1 && m.capacity[0] == 1000ull << 20 &&
+	      m.remaining[0] == 1000ull << 20, "medium info: 1 partition, capacity from MAM");
+	rc = tape_format(t, 2, sizes);
+	CHECK(rc == 0 && sim.nparts == 2 && sim.pos == 0 && sim.part == 0,
+	      "format into 2 partitions (rc %d, drive has %u)", rc, sim.nparts);
+	CHECK(sim.pending_idp && sim.pending_psum == 2 && sim.pending_sizes[0] == 50 &&
+	      sim.pending_sizes[1] == 0xFFFF, "partition page: initiator defined, 50 MB + the rest");
+	rc = tape_medium_info(t, &m);
+	CHECK(rc == 0 && m.partitions == 2 && m.capacity[1] == 500ull << 20,
+	      "medium info after format: 2 partitions");
+
+	rc = tape_locate(t, 1, 0);
+	fill_pattern(buf, sizeof(buf), 101);
+	n = tape_write(t, buf, sizeof(buf));
+	CHECK(rc == 0 && n == (ssize_t)sizeof(buf) && sim.p[1].nobj == 1 && sim.p[0].nobj == 0,
+	      "locate to partition 1 and write there");
+	rc = tape_read_position(t, &pos);
+	CHECK(rc == 0 && pos.partition == 1 && pos.block == 1, "read position: partition 1, block 1");
+	rc = tape_locate(t, 0, 0);
+	fill_pattern(buf, 100, 100);
+	n = tape_write(t, buf, 100);
+	CHECK(rc == 0 && n == 100 && sim.p[0].nobj == 1 && sim.p[1].nobj == 1,
+	      "write in partition 0 leaves partition 1 alone");
+	rc = tape_locate(t, 1, 0);
+	n = tape_read(t, buf, sizeof(buf));
+	CHECK(rc == 0 && n == (ssize_t)sizeof(buf) && same_pattern(buf, sizeof(buf), 101),
+	      "partition 1 reads back");
+	rc = tape_locate(t, 1, 5);
+	CHECK(rc == -ENODATA && tape_last(t)->sense == TAPE_SENSE_EOD &&
+	      tape_read_position(t, &pos) == 0 && pos.partition == 1 && pos.block == 1,
+	      "locate past EOD of partition 1: ENODATA, at its EOD");
+	rc = tape_locate(t, 3, 0);
+	CHECK(rc == -EINVAL && tape_last(t)->sense == TAPE_SENSE_ILLEGAL_REQUEST,
+	      "locate to a partition the medium lacks: EINVAL (%d)", rc);
+
+	memset(&a, 0, sizeof(a));
+	a.id = TAPE_ATTR_BARCODE;
+	a.format = TAPE_ATTR_ASCII;
+	a.length = 8;
+	memcpy(a.value, "FT0001L6", 8);
+	rc = tape_set_attr(t, 1, &a);
+	CHECK_EQ(rc, 0, "set barcode attribute on partition 1");
+	memset(&b, 0, sizeof(b));
+	rc = tape_get_attr(t, 1, TAPE_ATTR_BARCODE, &b);
+	CHECK(rc == 0 && b.id == a.id && b.format == a.format && b.length == 8 &&
+	      memcmp(b.value, "FT0001L6", 8) == 0, "read it back");
+	rc = tape_get_attr(t, 0, TAPE_ATTR_BARCODE, &b);
+	CHECK(rc == -ENOENT && tape_last(t)->sense == TAPE_SENSE_ILLEGAL_REQUEST,
+	      "absent attribute (beyond the last id): ENOENT (%d)", rc);
+	rc = tape_get_attr(t, 1, TAPE_ATTR_APPLICATION_VENDOR, &b);
+	CHECK_EQ(rc, -ENOENT, "absent attribute (a later id exists): ENOENT");
+	a.id = 0x0001;
+	CHECK(tape_set_attr(t, 0, &a) < 0, "the drive's own attributes cannot be written");
+	tape_close(t);
+
+	/* the same drive without LOCATE: positions are tracked in one partition */
+	sim_reset_ex(false, false, true, false);
+	rc = tape_tapedma_open("/dev/sim", 0, &t, err, sizeof(err));
+	CHECK(rc == 0 && t && tape_caps(t)->max_partitions == 1 && !tape_caps(t)->can_format &&
+	      !tape_caps(t)->has_mam, "no LOCATE: one partition, no format, no MAM");
+	tape_close(t);
+}
+
 static void test_backend_sim(void)
 {
 	static const uint32_t odd[] = { 3u << 20, (3u << 20) / 2, 100 };
@@ -986,17 +1239,19 @@ static void test_backend_sim(void)
 	n = tape_write(t, buf, 512);
 	CHECK(n == 512 && tape_last(t)->sense == TAPE_SENSE_NONE, "write before early warning");
 	n = tape_write(t, buf, 512);
-	CHECK(n == 512 && tape_last(t)->sense == TAPE_SENSE_EARLY_WARNING && sim.nobj == 2,
+	CHECK(n == 512 && tape_last(t)->sense == TAPE_SENSE_EARLY_WARNING && SIMP.nobj == 2,
 	      "write past early warning: written, EARLY_WARNING");
 	n = tape_write(t, buf, 512);
-	CHECK(n == 512 && tape_last(t)->sense == TAPE_SENSE_EARLY_WARNING && sim.nobj == 3,
+	CHECK(n == 512 && tape_last(t)->sense == TAPE_SENSE_EARLY_WARNING && SIMP.nobj == 3,
 	      "the last record that fits");
 	n = tape_write(t, buf, 512);
-	CHECK(n == -ENOSPC && tape_last(t)->sense == TAPE_SENSE_EOM && sim.nobj == 3 &&
+	CHECK(n == -ENOSPC && tape_last(t)->sense == TAPE_SENSE_EOM && SIMP.nobj == 3 &&
 	      sim_where(t) == 3, "VOLUME OVERFLOW: ENOSPC, nothing written, position kept");
 	rc = tape_write_filemarks(t, 1);
 	CHECK(rc == -ENOSPC && tape_last(t)->sense == TAPE_SENSE_EOM, "no room for a filemark either");
 	tape_close(t);
+
+	test_backend_partitions();
 	sim_reset(false, false);
 	free(buf);
 }
