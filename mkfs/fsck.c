@@ -69,6 +69,10 @@ struct check {
 	bool silent;			/* count problems, print none */
 	unsigned index_problems;	/* in the index being checked */
 	bool lost_data;			/* records after the last index of a partition */
+	/* Objects of each partition that index constructs occupy (leading
+	 * filemark to trailing filemark), sorted: no extent may point there. */
+	struct range { uint64_t from, to; } *ranges[2];
+	size_t nranges[2];
 	uint64_t files, dirs, extents;
 };
 
@@ -288,6 +292,44 @@ struct tree_walk {
 	bool oom;
 };
 
+static bool add_range(struct check *c, unsigned p, uint64_t from, uint64_t to)
+{
+	struct range *n = realloc(c->ranges[p], (c->nranges[p] + 1) * sizeof(*n));
+
+	if (!n)
+		return false;
+	n[c->nranges[p]++] = (struct range){ from, to };
+	c->ranges[p] = n;
+	return true;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->from < y->from ? -1 : x->from > y->from;
+}
+
+/* The index construct an extent [start, last] of SCSI partition p runs into, if any. */
+static const struct range *range_hit(const struct check *c, unsigned p,
+				     uint64_t start, uint64_t last)
+{
+	size_t lo = 0, hi = c->nranges[p];
+
+	/* first range whose end is at or after start (ranges do not overlap) */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->ranges[p][mid].to < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < c->nranges[p] && c->ranges[p][lo].from <= last)
+		return &c->ranges[p][lo];
+	return NULL;
+}
+
 /* Last block an extent may use in partition letter p for this index. */
 static bool extent_limit(const struct tree_walk *w, char p, uint64_t *limit)
 {
@@ -344,11 +386,21 @@ static void check_extents(struct tree_walk *w, xmlNodePtr file, const char *path
 				      " has no bytes", path, foff);
 		nrec = (boff + count + c->bs - 1) / c->bs;
 		last = start + (nrec ? nrec - 1 : 0);
-		if (start < 4 || last > limit || last < start)
+		if (start < 4 || last > limit || last < start) {
 			index_problem(c, w->ix, "%s: extent %c:%" PRIu64 "-%" PRIu64 " (file offset %"
 				      PRIu64 ", %" PRIu64 " bytes) lies outside the data written "
 				      "before this index (blocks 4-%" PRIu64 ")", path, part[0],
 				      start, last, foff, count, limit);
+		} else {
+			const struct range *r = range_hit(c, (unsigned)scsi_of(c, part[0]),
+							  start, last);
+
+			if (r)
+				index_problem(c, w->ix, "%s: extent %c:%" PRIu64 "-%" PRIu64 " (file "
+					      "offset %" PRIu64 ") runs into the index construct at "
+					      "blocks %" PRIu64 "-%" PRIu64 ", not data", path, part[0],
+					      start, last, foff, r->from, r->to);
+		}
 		if (!first && foff < covered_to)
 			index_problem(c, w->ix, "%s: extents overlap or are out of order at file "
 				      "offset %" PRIu64, path, foff);
@@ -501,6 +553,10 @@ static void check_partition_end(struct check *c, unsigned p)
 		return;
 	}
 	c->have_last[p] = true;
+	if (!add_range(c, p, c->last[p].first_block - 1, c->last[p].end_block)) {
+		operational(c, "out of memory");
+		return;
+	}
 	verbose(c, "Partition %c: end of data at block %" PRIu64 ", last index generation %"
 		PRIu64 " at blocks %" PRIu64 "-%" PRIu64 "\n", c->letter[p], c->eod[p],
 		c->last[p].generation, c->last[p].first_block, c->last[p].end_block);
@@ -518,22 +574,33 @@ static void check_partition_end(struct check *c, unsigned p)
 			c->eod[p] - c->last[p].end_block - 1, c->last[p].generation);
 }
 
-/* Walk the back pointers from the newest data partition index. */
+/*
+ * Walk the back pointers from the newest data partition index.  Two passes:
+ * the first follows and checks the pointers and notes where every index
+ * construct lies, the second checks each generation's tree, whose extents
+ * must not run into any of those.
+ */
 static void check_chain(struct check *c)
 {
 	struct vs_index cur = c->last[c->dp], prev;
+	uint64_t *blocks = NULL;
 	bool owned = false;
 	char err[VS_ERRLEN];
-	unsigned n = 1;
+	size_t n = 0;
 
-	if (c->o->list && !c->o->quiet)
-		printf("Generations in the data partition %c, newest first:\n",
-		       c->letter[c->dp]);
-	list_index(c, &cur);
-	check_tree(c, &cur);
-	while (cur.prev.part) {
-		int scsi = scsi_of(c, cur.prev.part);
+	for (;;) {
+		uint64_t *nb = realloc(blocks, (n + 1) * sizeof(*nb));
+		int scsi;
 
+		if (!nb) {
+			operational(c, "out of memory");
+			break;
+		}
+		blocks = nb;
+		blocks[n++] = cur.first_block;
+		if (!cur.prev.part)
+			break;
+		scsi = scsi_of(c, cur.prev.part);
 		if (scsi != c->dp) {
 			problem(c, false, "generation %" PRIu64 " points back to %c:%" PRIu64
 				", outside the data partition", cur.generation, cur.prev.part,
@@ -556,19 +623,41 @@ static void check_chain(struct check *c)
 		if (prev.generation >= cur.generation)
 			problem(c, false, "generation %" PRIu64 " points back to generation %" PRIu64
 				" (generations must decrease)", cur.generation, prev.generation);
-		list_index(c, &prev);
-		check_tree(c, &prev);
+		if (!add_range(c, (unsigned)c->dp, prev.first_block - 1, prev.end_block)) {
+			operational(c, "out of memory");
+			vs_index_free(&prev);
+			break;
+		}
 		if (owned)
 			vs_index_free(&cur);
 		cur = prev;
 		owned = true;
-		n++;
-		if (prev.generation >= c->last[c->dp].generation)
-			break;	/* a loop; reported above */
 	}
 	if (owned)
 		vs_index_free(&cur);
-	verbose(c, "Walked %u generation(s) of the data partition\n", n);
+	if (c->fatal) {
+		free(blocks);
+		return;
+	}
+	for (unsigned p = 0; p < c->nparts; p++)
+		qsort(c->ranges[p], c->nranges[p], sizeof(*c->ranges[p]), cmp_range);
+
+	if (c->o->list && !c->o->quiet)
+		printf("Generations in the data partition %c, newest first:\n",
+		       c->letter[c->dp]);
+	list_index(c, &c->last[c->dp]);
+	check_tree(c, &c->last[c->dp]);
+	for (size_t i = 1; i < n && !c->fatal; i++) {
+		if (vs_read_index_at(c->t, (uint32_t)c->dp, blocks[i], c->bs, &prev, err)) {
+			operational(c, "re-reading the index at block %" PRIu64 ": %s", blocks[i], err);
+			break;
+		}
+		list_index(c, &prev);
+		check_tree(c, &prev);
+		vs_index_free(&prev);
+	}
+	verbose(c, "Walked %zu generation(s) of the data partition\n", n);
+	free(blocks);
 }
 
 /* ---- MAM --------------------------------------------------------------- */
@@ -649,9 +738,13 @@ static void check_mam(struct check *c)
 
 static void free_check(struct check *c)
 {
-	for (unsigned p = 0; p < 2; p++)
+	for (unsigned p = 0; p < 2; p++) {
 		if (c->have_last[p])
 			vs_index_free(&c->last[p]);
+		free(c->ranges[p]);
+		c->ranges[p] = NULL;
+		c->nranges[p] = 0;
+	}
 }
 
 /* Check the volume on c->t; fills counters.  c must be zeroed but for o, t, caps. */

@@ -33,6 +33,7 @@ struct craft {
 	bool data_after_index;		/* records after the last DP index */
 	bool torn_index;		/* a half index after the last DP index */
 	bool extent_past_index;		/* gen 2 names blocks after itself */
+	bool extent_into_index;		/* gen 2 names gen 1's index as data */
 	bool bad_back_pointer;		/* gen 2 points at a data record */
 	bool duplicate_uid;
 	bool ip_stale;			/* IP holds gen 1, DP gen 2 */
@@ -185,7 +186,8 @@ static int craft(const char *path, const struct craft *c)
 	    pos(t, &dp_gen2))
 		goto out;
 	file_xml(f1, sizeof(f1), "one.bin", 2,
-		 c->extent_past_index ? dp_gen2 + 3 : data, BS + 100);
+		 c->extent_past_index ? dp_gen2 + 3 : c->extent_into_index ? dp_gen1 : data,
+		 BS + 100);
 	file_xml(f2, sizeof(f2), "two.bin", c->duplicate_uid ? 2 : 3, data, 10);
 	snprintf(files, sizeof(files), "%s%s", f1, f2);
 	index_xml(xml, sizeof(xml), 2, 'b', dp_gen2, 'b',
@@ -308,6 +310,9 @@ int main(void)
 	       "incomplete index write(s) after generation 2", 1);
 	expect("extent-past-index", &(struct craft){ .extent_past_index = true }, 4,
 	       "one.bin: extent b:13-14", 4);
+	expect("extent-into-index", &(struct craft){ .extent_into_index = true }, 4,
+	       "one.bin: extent b:5-6 (file offset 0) runs into the index construct at "
+	       "blocks 4-6, not data", 4);
 	expect("bad-back-pointer", &(struct craft){ .bad_back_pointer = true }, 4,
 	       "generation 2 points back to b:7, where no index reads", 4);
 	expect("duplicate-uid", &(struct craft){ .duplicate_uid = true }, 4,
