@@ -372,11 +372,11 @@ int main(int argc, char **argv)
 
 		for (unsigned i = 0; i < med.partitions && i < TAPE_MAX_PARTITIONS; i++)
 			total += med.capacity[i];
-		/* labels, two index constructs and some data per partition */
-		if (total < 64 * o.block_size) {
+		/* what ltfs_format() needs: an index partition of 16 blocks and 32 more */
+		if (total < 48 * o.block_size) {
 			fail("%s is too small: %" PRIu64 " bytes, an LTFS volume with %" PRIu64
 			     "-byte blocks needs at least %" PRIu64, o.device, total,
-			     o.block_size, 64 * o.block_size);
+			     o.block_size, 48 * o.block_size);
 			goto failed;
 		}
 		if (o.have_ip_size && o.index_partition_size + 32 * o.block_size > total) {
