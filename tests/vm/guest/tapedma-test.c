@@ -546,6 +546,62 @@ static void big_records(void)
 	munmap(buf, max);
 }
 
+/* Several uring_cmds in flight: a linked chain of writes, then of reads. */
+static void uring_batch(struct io_uring *ring, unsigned char *fixed)
+{
+	enum { N = 4, LEN = 65536 };
+	struct tapedma_result res[N];
+	unsigned char *back = page_buf(N * LEN);
+	struct io_uring_cqe *cqe;
+	struct tapedma_cmd c;
+	uint8_t cdb[6];
+	int i, pass, good;
+
+	CHECK_EQ(rewind_tape(), 0, "rewind for the linked uring_cmds");
+	for (pass = 0; pass < 2; pass++) {
+		bool write = pass == 0;
+
+		for (i = 0; i < N; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+			unsigned char *payload;
+
+			if (!sqe)
+				break;
+			if (write)
+				fill(fixed + (size_t)i * LEN, LEN, 200 + i);
+			rw6(cdb, write, LEN);
+			prep_cmd(&c, cdb, 6, write ? TAPEDMA_DIR_TO_DEVICE : TAPEDMA_DIR_FROM_DEVICE,
+				 write ? fixed + (size_t)i * LEN : back + (size_t)i * LEN, LEN, &res[i]);
+			io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+			sqe->cmd_op = TAPEDMA_URING_CMD;
+			sqe->uring_cmd_flags = write ? IORING_URING_CMD_FIXED : 0;
+			sqe->buf_index = 0;
+			sqe->user_data = i;
+			if (i < N - 1)
+				sqe->flags |= IOSQE_IO_LINK;
+			payload = (unsigned char *)sqe + offsetof(struct io_uring_sqe, cmd);
+			memcpy(payload, &c, sizeof(c));
+		}
+		CHECK_EQ(io_uring_submit(ring), N, "submit %d linked uring_cmd %s", N,
+			 write ? "writes (registered buffer)" : "reads (plain buffers)");
+		for (i = 0, good = 0; i < N; i++) {
+			if (io_uring_wait_cqe(ring, &cqe))
+				break;
+			good += cqe->res == LEN;
+			io_uring_cqe_seen(ring, cqe);
+		}
+		CHECK_EQ(good, N, "all %d completed with %d bytes", N, LEN);
+		if (write) {
+			CHECK_EQ(write_fm(1), 0, "filemark");
+			CHECK_EQ(rewind_tape(), 0, "rewind");
+		}
+	}
+	for (i = 0, good = 0; i < N; i++)
+		good += same(back + (size_t)i * LEN, LEN, 200 + i);
+	CHECK_EQ(good, N, "the records came back in order, identical");
+	munmap(back, N * LEN);
+}
+
 /* Delete the SCSI device under an open file, then bring it back. */
 static void detach(void)
 {
@@ -649,8 +705,9 @@ int main(void)
 	read_side(&ring, fixed);
 	error_paths(&ring);
 	big_records();
+	uring_batch(&ring, fixed);
 
-	big = 2ull * (24 * (1u << 20) + info.max_transfer);
+	big = 2ull * (24 * (1u << 20) + info.max_transfer + 4 * 65536);
 	s = stats();
 	CHECK(s.commands - s0.commands >= 20, "commands counted (%llu)",
 	      (unsigned long long)(s.commands - s0.commands));
