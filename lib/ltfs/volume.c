@@ -1277,9 +1277,15 @@ int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 		}
 		v->dirty = true;
 		rc = ltfs_write_index(v, v->dp, "Recovery");
-		if (rc == -EROFS) {
+		if (rc == -EROFS || rc == -ENOSPC) {
+			/* still readable: serve it read-only */
+			if (rc == -ENOSPC)
+				snprintf(v->notice, sizeof(v->notice),
+					 "the data partition is full and does not end in an index: "
+					 "mounted read-only");
 			v->readonly = true;
 			v->dirty = false;
+			rc = 0;
 		} else if (rc) {
 			errf(err, "cannot write the recovery index to the data partition: %s",
 			     strerror(-rc));
@@ -1330,20 +1336,41 @@ int ltfs_unmount(struct ltfs_volume *v, char err[LTFS_ERRLEN])
 	if (!v)
 		return 0;
 	if (!v->readonly) {
-		rc = ltfs_sync(v, "Unmount");
+		int dprc = 0;
+
+		rc = ltfs_flush_wbuf(v);
 		if (rc) {
-			errf(err, "writing the data and index to the data partition failed: %s; "
-			     "changes since the last sync are lost", strerror(-rc));
-		} else if (v->ip_gen != v->ix.generation) {
-			rc = ltfs_write_index(v, v->ip, "Unmount");
-			if (rc)
+			/* an index now would name data that is not on tape */
+			errf(err, "writing the last data record failed: %s; changes since the "
+			     "last sync are lost", strerror(-rc));
+		} else {
+			if (v->dirty || v->dp_gen == 0)
+				dprc = ltfs_write_index(v, v->dp, "Unmount");
+			/* the index partition gets the index in any case: if the
+			 * data partition could not take it, the IP copy is the
+			 * newest generation (as LTFS allows) */
+			if (dprc || v->ip_gen != v->ix.generation)
+				rc = ltfs_write_index(v, v->ip, "Unmount");
+			if (dprc && rc)
+				errf(err, "writing the index failed on both partitions (%s, %s); "
+				     "changes since the last sync are lost", strerror(-dprc),
+				     strerror(-rc));
+			else if (dprc)
+				errf(err, "the data partition could not take the index (%s); it is "
+				     "on the index partition only", strerror(-dprc));
+			else if (rc)
 				errf(err, "writing the index to the index partition failed: %s "
 				     "(the data partition holds the complete index)", strerror(-rc));
+			if (!rc)
+				rc = dprc == -ENOSPC ? 0 : dprc;
 		}
-		if (!rc) {
-			rc = tape_flush(v->t);
-			if (rc)
+		{
+			int frc = tape_flush(v->t);
+
+			if (frc && !rc) {
+				rc = frc;
 				errf(err, "flushing the tape failed: %s", strerror(-rc));
+			}
 		}
 	}
 	ltfs_volume_free(v);

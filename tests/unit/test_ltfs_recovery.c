@@ -91,6 +91,59 @@ static void test_full(void)
 	tape_close(t);
 }
 
+/*
+ * The tape itself says EOM (the space estimate defeated): the file being
+ * written gets nothing of the failed call, and when not even the index
+ * fits the data partition it goes to the index partition alone.
+ */
+static void test_real_eom(void)
+{
+	const char *path = image_new("eom.img", 8u << 20);
+	struct tape *t = tape_at(path, 0);
+	struct ltfs_volume *v;
+	struct ltfs_stat st;
+	char err[LTFS_ERRLEN];
+	uint64_t uids[200];
+	int n, i, bad = 0, rc;
+	ssize_t w = 0;
+
+	CHECK_EQ(format_default(t, BS, "eom"), 0, "format");
+	v = mount_rw(t);
+	if (!v)
+		return;
+	v->dp_left = UINT64_MAX / 4;	/* pretend there is room: the tape decides */
+	tape_set_early_warning(t, 0);
+	for (n = 0; n < 200; n++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "f%03d", n);
+		if (ltfs_create(v, 1, name, &st))
+			break;
+		uids[n] = st.uid;
+		w = ltfs_write(v, st.uid, pool + n, BS, 0);
+		if (w < 0)
+			break;
+	}
+	CHECK_EQ(w, -ENOSPC, "the tape's EOM ends the writing after %d files", n);
+	CHECK_EQ(ltfs_getattr(v, uids[n], &st), 0, "getattr");
+	CHECK_EQ(st.length, 0, "the failed write left its file empty");
+	rc = ltfs_unmount(v, err);
+	CHECK(rc == 0 && strstr(err, "index partition only"),
+	      "unmount puts the index on the index partition alone (%s)", err);
+	rc = ltfs_mount(t, NULL, &v, err);
+	CHECK(rc == 0, "mounts again (%s)", err);
+	if (rc)
+		return;
+	CHECK(ltfs_readonly(v) && ltfs_mount_notice(v), "read-only: %s",
+	      ltfs_mount_notice(v) ? ltfs_mount_notice(v) : "(no notice)");
+	for (i = 0; i < n; i++)
+		if (!file_equals(v, uids[i], pool + i, BS))
+			bad++;
+	CHECK_EQ(bad, 0, "all %d complete files intact", n);
+	ltfs_unmount(v, err);
+	tape_close(t);
+}
+
 /* Child: write and sync some files, then more without sync, then die. */
 static void killed_writer(const char *path)
 {
@@ -436,6 +489,7 @@ int main(void)
 	fill_random(pool, POOL);
 	tdir_make();
 	test_full();
+	test_real_eom();
 	test_killed();
 	test_damage();
 	test_foreign();
