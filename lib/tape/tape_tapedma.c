@@ -31,6 +31,8 @@
  *    end of data" is monotonic in n, so an exponential then binary search
  *    finds it in O(log n) rewinds.  Drives that report the residue of an
  *    interrupted SPACE (SSC does, tgt does not) give it in one command.
+ *  - SPACE refused (tgt refuses it on a read-only LU): tracked positions
+ *    are then reached by reading forward (after a rewind to go back).
  *  - Partitions: a drive without the medium partition mode page has one.
  *  - MAM: READ ATTRIBUTE answered with "invalid opcode" means no MAM.
  *
@@ -100,6 +102,7 @@ struct tdma {
 	bool tracked;		/* position kept by us (no LOCATE / READ POSITION) */
 	bool rp_long;		/* READ POSITION long form works */
 	bool locate16, space16;
+	bool space_refused;	/* SPACE gets DATA PROTECT (read-only tgt LU): move by reading */
 	unsigned partitions;	/* partitions on the loaded medium */
 
 	/* tracked position and what we know of the partition's layout */
@@ -476,6 +479,32 @@ static int space_cmd(struct tdma *d, enum ssc_space_code code, int32_t count,
 	return run(d, &c, TAPEDMA_DIR_NONE, NULL, 0, SSC_CLASS_SPACE, o);
 }
 
+static int scan_one(struct tdma *d, int *kind);
+
+/* Tracked mode without SPACE: read over objects (rewinding to go back). */
+static int move_by_reading(struct tdma *d, int64_t delta)
+{
+	uint64_t target;
+	int kind, rc;
+
+	if (delta < 0) {
+		target = d->pos - (uint64_t)-delta;
+		rc = do_rewind(d);
+		if (rc < 0)
+			return rc;
+	} else {
+		target = d->pos + (uint64_t)delta;
+	}
+	while (d->pos < target) {
+		rc = scan_one(d, &kind);
+		if (rc < 0)
+			return rc;
+		if (kind == 2)
+			return -ENODATA;	/* at EOD, which is now known */
+	}
+	return 0;
+}
+
 /*
  * Tracked mode: move delta objects (records and filemarks alike) from the
  * known position.  tgt counts filemarks as blocks when spacing; an SSC
@@ -485,6 +514,8 @@ static int space_cmd(struct tdma *d, enum ssc_space_code code, int32_t count,
  */
 static int move_objects(struct tdma *d, int64_t delta)
 {
+	if (d->space_refused)
+		return move_by_reading(d, delta);
 	while (delta != 0) {
 		int32_t chunk = delta > SSC_SPACE6_MAX ? SSC_SPACE6_MAX :
 				delta < -SSC_SPACE6_MAX ? -SSC_SPACE6_MAX : (int32_t)delta;
@@ -495,6 +526,10 @@ static int move_objects(struct tdma *d, int64_t delta)
 			d->pos += chunk;
 			delta -= chunk;
 			continue;
+		}
+		if (o.check && d->sense.key == SSC_KEY_DATA_PROTECT) {
+			d->space_refused = true;	/* it did not move */
+			return move_by_reading(d, delta);
 		}
 		if (o.check && o.v.sense == TAPE_SENSE_FILEMARK && d->sense.info_valid) {
 			int64_t r = d->sense.info;	/* signed like chunk */

@@ -588,6 +588,7 @@ static struct sim {
 	unsigned overflow_at;		/* writes at or past this object: VOLUME OVERFLOW */
 	uint8_t ua_asc;			/* next command gets this UNIT ATTENTION (and a reset) */
 	bool tgt_read_bug;		/* READ moves alloc - B bytes when alloc > B, none when < B */
+	bool space_refused;		/* SPACE: DATA PROTECT, as tgt on a read-only LU */
 	unsigned commands, spaces, reads;
 } sim;
 
@@ -681,6 +682,8 @@ static int sim_space(int code, int32_t count, uint8_t *status, uint8_t *sense, s
 	int32_t done = 0;
 
 	sim.spaces++;
+	if (sim.space_refused)
+		return sim_sense(sense, sl, status, SSC_KEY_DATA_PROTECT, false, 0, 0x27, 0);
 	if (code == 3) {
 		sim.pos = SIMP.nobj;
 		return 0;
@@ -1225,6 +1228,26 @@ static void test_backend_sim(void)
 	      "1.5 MiB record (B < L < 2B for L = 2 MiB): read again, first MiB");
 	n = tape_read(t, buf, 1 << 20);
 	CHECK(n == 100 && same_pattern(buf, 100, 2) && sim_where(t) == 3, "then a small record");
+	tape_close(t);
+
+	/* a drive that refuses SPACE: positions are reached by reading */
+	t = sim_open(false, false);
+	if (!t) {
+		free(buf);
+		return;
+	}
+	sim_preload(sim_layout, SIM_N);
+	sim.space_refused = true;
+	sim_space_case(t, "no SPACE", 0, TAPE_SPACE_EOD, 0, 0, TAPE_SENSE_NONE, 0, SIM_N);
+	rc = tape_locate(t, 0, 5);
+	n = tape_read(t, buf, 1 << 20);
+	CHECK(rc == 0 && n == 5000 && same_pattern(buf, 5000, 5), "no SPACE: locate 5 (backward)");
+	sim_space_case(t, "no SPACE", 0, TAPE_SPACE_FILEMARKS, 2, 0, TAPE_SENSE_NONE, 0, 7);
+	sim_space_case(t, "no SPACE", 8, TAPE_SPACE_RECORDS, -3, -EIO, TAPE_SENSE_FILEMARK, 3, 7);
+	sim_space_case(t, "no SPACE", 2, TAPE_SPACE_RECORDS, 3, -EIO, TAPE_SENSE_FILEMARK, 2, 4);
+	rc = tape_locate(t, 0, 20);
+	CHECK(rc == -ENODATA && sim_where(t) == SIM_N, "no SPACE: locate past EOD");
+	CHECK_EQ(sim.spaces, 1, "SPACE was tried once, then not again");
 	tape_close(t);
 
 	/* early warning and end of medium */
