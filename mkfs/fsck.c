@@ -48,7 +48,7 @@ enum {
 
 struct options {
 	const char *device;
-	bool repair, no_action, list, verbose, quiet;
+	bool repair, no_action, list, verbose, quiet, check_data;
 };
 
 struct check {
@@ -284,13 +284,49 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* An extent whose records -c reads: SCSI partition, blocks, bytes needed in the last. */
+struct data_extent {
+	uint32_t part;
+	uint64_t start, last, last_need;
+	char *path;
+};
+
 struct tree_walk {
 	struct check *c;
 	const struct vs_index *ix;
 	struct uid_set uids;
 	uint64_t files, dirs, extents;
 	bool oom;
+	bool collect;			/* gather extents for the data check */
+	struct data_extent *data;
+	size_t ndata, capdata;
 };
+
+static void collect_extent(struct tree_walk *w, uint32_t part, uint64_t start,
+			   uint64_t last, uint64_t last_need, const char *path)
+{
+	if (w->ndata == w->capdata) {
+		size_t ncap = w->capdata ? w->capdata * 2 : 256;
+		struct data_extent *n = realloc(w->data, ncap * sizeof(*n));
+
+		if (!n) {
+			w->oom = true;
+			return;
+		}
+		w->data = n;
+		w->capdata = ncap;
+	}
+	w->data[w->ndata].path = strdup(path);
+	if (!w->data[w->ndata].path) {
+		w->oom = true;
+		return;
+	}
+	w->data[w->ndata].part = part;
+	w->data[w->ndata].start = start;
+	w->data[w->ndata].last = last;
+	w->data[w->ndata].last_need = last_need;
+	w->ndata++;
+}
 
 static bool add_range(struct check *c, unsigned p, uint64_t from, uint64_t to)
 {
@@ -400,6 +436,9 @@ static void check_extents(struct tree_walk *w, xmlNodePtr file, const char *path
 					      "offset %" PRIu64 ") runs into the index construct at "
 					      "blocks %" PRIu64 "-%" PRIu64 ", not data", path, part[0],
 					      start, last, foff, r->from, r->to);
+			else if (w->collect && count)
+				collect_extent(w, (uint32_t)scsi_of(c, part[0]), start, last,
+					       boff + count - (nrec - 1) * c->bs, path);
 		}
 		if (!first && foff < covered_to)
 			index_problem(c, w->ix, "%s: extents overlap or are out of order at file "
@@ -473,18 +512,113 @@ static void walk_dir(struct tree_walk *w, xmlNodePtr dir, const char *path,
 	}
 }
 
+static int cmp_data_extent(const void *a, const void *b)
+{
+	const struct data_extent *x = a, *y = b;
+
+	if (x->part != y->part)
+		return x->part < y->part ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * -c: read every record the newest tree's extents use, in tape order, each
+ * once.  Every record of an extent but the last must be a full block (the
+ * extent arithmetic assumes it), the last must hold the bytes the extent
+ * needs, and all of them must read without a medium error.
+ */
+static void verify_data(struct check *c, const struct vs_index *ix,
+			struct data_extent *d, size_t n)
+{
+	char *buf = malloc(c->bs);
+	uint32_t cached_part = UINT32_MAX;
+	uint64_t cached_block = 0, records = 0, bytes = 0, next = UINT64_MAX;
+	ssize_t cached_len = 0;
+	unsigned bad = 0;
+
+	if (!buf) {
+		operational(c, "out of memory");
+		return;
+	}
+	qsort(d, n, sizeof(*d), cmp_data_extent);
+	for (size_t i = 0; i < n && !c->fatal; i++) {
+		for (uint64_t b = d[i].start; b <= d[i].last; b++) {
+			ssize_t len;
+
+			if (cached_part == d[i].part && cached_block == b) {
+				len = cached_len;
+			} else {
+				if (cached_part != d[i].part || next != b) {
+					int rc = tape_locate(c->t, d[i].part, b);
+
+					if (rc && rc != -ENODATA) {
+						operational(c, "locating %c:%" PRIu64 " failed: %s",
+							    c->letter[d[i].part], b, strerror(-rc));
+						break;
+					}
+				}
+				len = tape_read(c->t, buf, c->bs);
+				next = len == -ENODATA ? UINT64_MAX : b + 1;
+				cached_part = d[i].part;
+				cached_block = b;
+				cached_len = len;
+				if (len > 0) {
+					records++;
+					bytes += (uint64_t)len;
+				}
+			}
+			if (len == -EIO)
+				index_problem(c, ix, "%s: record %c:%" PRIu64 " does not read (%s)",
+					      d[i].path, c->letter[d[i].part], b,
+					      tape_sense_name(TAPE_SENSE_MEDIUM_ERROR));
+			else if (len == 0)
+				index_problem(c, ix, "%s: block %c:%" PRIu64 " is a filemark, not data",
+					      d[i].path, c->letter[d[i].part], b);
+			else if (len == -ENODATA)
+				index_problem(c, ix, "%s: block %c:%" PRIu64 " is past the end of data",
+					      d[i].path, c->letter[d[i].part], b);
+			else if (len == -EOVERFLOW)
+				index_problem(c, ix, "%s: record %c:%" PRIu64 " is longer than the "
+					      "block size", d[i].path, c->letter[d[i].part], b);
+			else if (len < 0)
+				index_problem(c, ix, "%s: reading %c:%" PRIu64 " failed: %s", d[i].path,
+					      c->letter[d[i].part], b, strerror((int)-len));
+			else if (b < d[i].last && (uint64_t)len != c->bs)
+				index_problem(c, ix, "%s: record %c:%" PRIu64 " inside an extent has %zd "
+					      "bytes, not a full block", d[i].path,
+					      c->letter[d[i].part], b, len);
+			else if (b == d[i].last && (uint64_t)len < d[i].last_need)
+				index_problem(c, ix, "%s: record %c:%" PRIu64 " has %zd bytes, the "
+					      "extent needs %" PRIu64, d[i].path, c->letter[d[i].part],
+					      b, len, d[i].last_need);
+			else
+				continue;
+			bad++;
+		}
+	}
+	verbose(c, "Read %" PRIu64 " records (%" PRIu64 " bytes) of file data, %u bad\n",
+		records, bytes, bad);
+	free(buf);
+}
+
 /* Check one index's tree; prints what it finds. */
 static void check_tree(struct check *c, const struct vs_index *ix)
 {
 	struct tree_walk w = { .c = c, .ix = ix };
 
 	c->index_problems = 0;
+	w.collect = c->o->check_data && ix->doc == newest(c)->doc;
 	if (strcmp(ix->uuid, c->label[0].uuid))
 		index_problem(c, ix, "volume UUID %s is not the labels' %s", ix->uuid,
 			      c->label[0].uuid);
 	if (strncmp(ix->version, "2.", 2) != 0 && strncmp(ix->version, "1.", 2) != 0)
 		index_problem(c, ix, "index version \"%s\" is not 1.x or 2.x", ix->version);
 	walk_dir(&w, ix->root_dir, "/", 0);
+	if (!w.oom && w.collect)
+		verify_data(c, ix, w.data, w.ndata);
+	for (size_t i = 0; i < w.ndata; i++)
+		free(w.data[i].path);
+	free(w.data);
 	if (w.oom) {
 		operational(c, "out of memory while checking generation %" PRIu64,
 			    ix->generation);
@@ -558,8 +692,9 @@ static void check_partition_end(struct check *c, unsigned p)
 		return;
 	}
 	verbose(c, "Partition %c: end of data at block %" PRIu64 ", last index generation %"
-		PRIu64 " at blocks %" PRIu64 "-%" PRIu64 "\n", c->letter[p], c->eod[p],
-		c->last[p].generation, c->last[p].first_block, c->last[p].end_block);
+		PRIu64 " at block %" PRIu64 " (%zu bytes, filemark at %" PRIu64 ")\n",
+		c->letter[p], c->eod[p], c->last[p].generation, c->last[p].first_block,
+		c->last[p].bytes, c->last[p].end_block);
 	check_self(c, &c->last[p]);
 	if (torn)
 		problem(c, true, "partition %c: %u incomplete index write(s) after generation %"
@@ -880,6 +1015,8 @@ static void help(void)
 	       "                    recovery index and bring the index partition and the\n"
 	       "                    MAM up to date (-a, -p and -y mean the same, for fsck(8))\n"
 	       "  -l, --list        list the index generations (rollback points)\n"
+	       "  -c, --check-data  read all file data of the current generation and check\n"
+	       "                    that every record reads and is as long as its extents say\n"
 	       "  -v, --verbose     say what is being checked\n"
 	       "  -q, --quiet       print problems only\n"
 	       "  -h, --help        show this help and exit\n"
@@ -895,6 +1032,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "no-action", no_argument, NULL, 'n' },
 		{ "repair", no_argument, NULL, 'r' },
 		{ "list", no_argument, NULL, 'l' },
+		{ "check-data", no_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -904,7 +1042,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":nrapylvqhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":nrapylcvqhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			o->no_action = true;
@@ -917,6 +1055,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'l':
 			o->list = true;
+			break;
+		case 'c':
+			o->check_data = true;
 			break;
 		case 'v':
 			o->verbose = true;

@@ -283,6 +283,56 @@ static void expect(const char *name, const struct craft *c, int want_rc,
 	}
 }
 
+/* Flip one byte of the first 4 KiB-aligned run of 'x' (a data record). */
+static int corrupt_data(const char *path)
+{
+	FILE *f = fopen(path, "r+b");
+	char blk[4096];
+	long off = 0;
+	int rc = -1;
+
+	if (!f)
+		return -1;
+	while (fread(blk, 1, sizeof(blk), f) == sizeof(blk)) {
+		if (blk[0] == 'x' && blk[4095] == 'x' && memchr(blk, 0, sizeof(blk)) == NULL) {
+			if (fseek(f, off + 100, SEEK_SET) == 0 && fputc('y', f) != EOF)
+				rc = 0;
+			break;
+		}
+		off += sizeof(blk);
+	}
+	if (fclose(f))
+		rc = -1;
+	return rc;
+}
+
+static void expect_data_check(void)
+{
+	char path[256], out[16384];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/bad-data.img", dir);
+	if (craft(path, &(struct craft){ 0 })) {
+		CHECK(0, "bad-data: crafting the volume");
+		return;
+	}
+	rc = run_fsck(path, "-c", out, sizeof(out));
+	CHECK_EQ(rc, 0, "bad-data: fsck -c of the intact volume");
+	CHECK(corrupt_data(path) == 0, "bad-data: flipped a byte of a data record");
+	rc = run_fsck(path, "", out, sizeof(out));
+	CHECK_EQ(rc, 0, "bad-data: fsck without -c does not read file data");
+	rc = run_fsck(path, "-c", out, sizeof(out));
+	CHECK_EQ(rc, 4, "bad-data: fsck -c finds the damaged record");
+	CHECK(strstr(out, "one.bin: record b:7 does not read") != NULL &&
+	      strstr(out, "two.bin: record b:7 does not read") != NULL,
+	      "bad-data: both files using the record are named");
+	if (rc != 4 || !strstr(out, "two.bin: record b:7"))
+		for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n"))
+			printf("#   | %s\n", l);
+	rc = run_fsck(path, "-r -c", out, sizeof(out));
+	CHECK_EQ(rc, 4, "bad-data: -r does not claim to fix it");
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -325,6 +375,7 @@ int main(void)
 	       "partition b: the MAM says generation 1 at block 5", 1);
 	expect("no-vci", &(struct craft){ .no_vci = true }, 4,
 	       "no volume coherency information", 1);
+	expect_data_check();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);

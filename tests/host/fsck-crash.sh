@@ -62,6 +62,8 @@ cp $T/a.bin $mnt/a.bin
 wait $pid; drc=$?; pid=
 check "first session: clean unmount (daemon exit $drc)" test $drc -eq 0
 expect_rc 0 "fsck after a clean unmount" $T/out "$FSCK" $img
+expect_rc 0 "fsck -c reads all file data after a session" $T/out "$FSCK" -c -v $img
+expect_grep "-c read the 3000000 bytes of a.bin" $T/out 'Read 6 records \(3000000 bytes\) of file data, 0 bad'
 expect_rc 0 "fsck -l after a session" $T/list "$FSCK" -l $img
 gens=$(grep -c '^  generation' $T/list)
 check "at least 3 index copies listed ($gens)" test "$gens" -ge 3
