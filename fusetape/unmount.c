@@ -100,6 +100,12 @@ int ft_unmount_client(const char *mountpoint)
 		return FT_EXIT_MOUNT;
 	}
 	n = getxattr(mnt, FT_XATTR_PID, pid, sizeof(pid) - 1);
+	if (n < 0 && errno == EACCES) {
+		/* FUSE keeps everyone but the mounting user out without allow_other. */
+		fprintf(stderr, "fusetape: %s: cannot reach its daemon (%s): unmount it "
+			"as the user who mounted it\n", mnt, strerror(errno));
+		return FT_EXIT_MOUNT;
+	}
 	if (n < 0) {
 		fprintf(stderr, "fusetape: %s is not a mounted fusetape filesystem\n",
 			mnt);

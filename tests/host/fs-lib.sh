@@ -21,7 +21,8 @@ cleanup_hooks=()	# commands run after the FUSE mounts are gone
 _cleanup() {
 	local m pid
 	for m in "${mounts[@]}"; do
-		if mountpoint -q "$m" 2>/dev/null; then
+		# findmnt, not mountpoint: root cannot stat another user's FUSE mount
+		if findmnt -n "$m" >/dev/null 2>&1; then
 			pid=$(getfattr --only-values -n user.fusetape.pid "$m" 2>/dev/null)
 			timeout 20 umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null ||
 				fusermount3 -u -z "$m" 2>/dev/null

@@ -111,6 +111,31 @@ if mount_tape "$IMG" "$MNT"; then
 else
 	not_ok "mounts after the daemon was killed"
 fi
+# ---- an unprivileged user (fusermount3) --------------------------------
+if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	U=$T/user
+	mkdir -p "$U/mnt"
+	chmod 755 "$T"
+	new_volume "$U/t.img" 64M
+	chown -R 65534:65534 "$U"
+	as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	expect_rc 0 "fusetape as an unprivileged user" "$out" as_nobody timeout 60 "$FT" "$U/t.img" "$U/mnt"
+	mounts+=("$U/mnt")
+	expect_eq "files belong to that user" "$(as_nobody sh -c "echo hi >'$U/mnt/x' && stat -c %u '$U/mnt/x'")" 65534
+	expect_rc 0 "fusetape -u as that user (through fusermount3)" "$out" as_nobody timeout 60 "$FT" -u "$U/mnt"
+	check "not mounted" bash -c "! mountpoint -q '$U/mnt'"
+	expect_rc 0 "mount again" "$out" as_nobody timeout 60 "$FT" "$U/t.img" "$U/mnt"
+	expect_eq "the file is there" "$(as_nobody cat "$U/mnt/x")" hi
+	expect_rc 5 "another user may not unmount it with -u" "$out" \
+		setpriv --reuid=65533 --regid=65533 --clear-groups timeout 60 "$FT" -u "$U/mnt"
+	expect_grep "and is told why" "$out" 'as the user who mounted it'
+	check "still mounted" bash -c "findmnt -n '$U/mnt' >/dev/null"
+	expect_rc 0 "fusetape -u as the owner" "$out" as_nobody timeout 60 "$FT" -u "$U/mnt"
+	check "not mounted" bash -c "! findmnt -n '$U/mnt' >/dev/null"
+else
+	ok "unprivileged user # SKIP needs root and setpriv"
+fi
+
 # ---- the index cannot be written: said so, nonzero exit ----------------
 # The image lives on a 24 MiB tmpfs, so the host file system fills up under
 # the tape; -u refuses to unmount (still mounted, data still in memory),
