@@ -1165,11 +1165,9 @@ check:
 	} else if (bs < LTFS_MIN_BLOCKSIZE || bs > TAPE_RECORD_MAX_SUPPORTED) {
 		set_err(err, "LTFS label block size %" PRIu64 " out of range", bs);
 		rc = -EUCLEAN;
-	} else if (l->index_part == l->data_part) {
-		set_err(err, "LTFS label names partition %c as both index and data",
-			l->index_part);
-		rc = -EUCLEAN;
 	}
+	/* index == data partition is fusetape's single-partition extension;
+	 * the mount decides whether that fits the medium */
 	l->blocksize = (uint32_t)bs;
 out:
 	xr_close(&x);

@@ -218,6 +218,7 @@ struct ltfs_volume {
 	unsigned ip, dp;	/* SCSI partitions */
 	char ip_letter, dp_letter;
 	bool readonly;
+	bool single;		/* fusetape extension: one partition is IP and DP */
 	bool dirty;		/* namespace differs from the last index written */
 	bool gen_pending;	/* generation raised for an index not yet written */
 	char creator[128];

@@ -762,25 +762,34 @@ int ltfs_format(struct tape *t, const struct ltfs_format_opts *opts,
 			return rc;
 		}
 	}
-	if (caps->max_partitions < 2 || !caps->can_format) {
-		errf(err, "%s", opts->single_partition
-			     ? "single-partition LTFS volumes are not implemented"
-			     : "the medium cannot be partitioned into index and data partition");
+	if (!opts->single_partition && (caps->max_partitions < 2 || !caps->can_format)) {
+		errf(err, "the medium cannot be partitioned into index and data partition");
 		return -EOPNOTSUPP;
 	}
 	for (i = 0; i < m.partitions && i < TAPE_MAX_PARTITIONS; i++)
 		total += m.capacity[i];
-	sizes[0] = opts->index_partition_size ? opts->index_partition_size : total / 20;
-	if (sizes[0] < 16ull * bs)
-		sizes[0] = 16ull * bs;
-	sizes[0] = round4k(sizes[0]);
-	sizes[1] = 0;
-	if (sizes[0] + 32ull * bs > total) {
-		errf(err, "medium too small: %" PRIu64 " bytes for an index partition of %"
-		     PRIu64 " and data", total, sizes[0]);
-		return -ENOSPC;
+	if (opts->single_partition) {
+		/* fusetape extension: everything on partition 0 */
+		sizes[0] = 0;
+		if (m.capacity[0] < 32ull * bs) {
+			errf(err, "medium too small: %" PRIu64 " bytes in partition 0",
+			     m.capacity[0]);
+			return -ENOSPC;
+		}
+		rc = caps->can_format && m.partitions != 1 ? tape_format(t, 1, sizes) : 0;
+	} else {
+		sizes[0] = opts->index_partition_size ? opts->index_partition_size : total / 20;
+		if (sizes[0] < 16ull * bs)
+			sizes[0] = 16ull * bs;
+		sizes[0] = round4k(sizes[0]);
+		sizes[1] = 0;
+		if (sizes[0] + 32ull * bs > total) {
+			errf(err, "medium too small: %" PRIu64 " bytes for an index partition of %"
+			     PRIu64 " and data", total, sizes[0]);
+			return -ENOSPC;
+		}
+		rc = tape_format(t, 2, sizes);
 	}
-	rc = tape_format(t, 2, sizes);
 	if (rc) {
 		errf(err, "partitioning the medium failed: %s", strerror(-rc));
 		return rc;
@@ -790,10 +799,11 @@ int ltfs_format(struct tape *t, const struct ltfs_format_opts *opts,
 	if (!v)
 		return -ENOMEM;
 	v->bs = bs;
+	v->single = opts->single_partition;
 	v->ip = 0;
-	v->dp = 1;
+	v->dp = v->single ? 0 : 1;
 	v->ip_letter = 'a';
-	v->dp_letter = 'b';
+	v->dp_letter = v->single ? 'a' : 'b';
 	snprintf(v->label.version, sizeof(v->label.version), "%s", LTFS_FORMAT_VERSION);
 	snprintf(v->label.creator, sizeof(v->label.creator), "%.100s - format", v->creator);
 	uuid_generate(u);
@@ -801,8 +811,8 @@ int ltfs_format(struct tape *t, const struct ltfs_format_opts *opts,
 	snprintf(v->label.barcode, sizeof(v->label.barcode), "%.6s",
 		 opts->barcode ? opts->barcode : "");
 	v->label.formattime = ltfs_now();
-	v->label.index_part = 'a';
-	v->label.data_part = 'b';
+	v->label.index_part = v->ip_letter;
+	v->label.data_part = v->dp_letter;
 	v->label.blocksize = bs;
 	v->label.compression = false;	/* fusetape writes what it is given */
 
@@ -832,7 +842,7 @@ int ltfs_format(struct tape *t, const struct ltfs_format_opts *opts,
 	/* labels: data partition first, as the reference does */
 	parts[0] = v->dp;
 	parts[1] = v->ip;
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < (v->single ? 1u : 2u); i++) {
 		char vol1[LTFS_VOL1_LEN];
 
 		v->label.this_part = part_letter(v, parts[i]);
@@ -862,7 +872,7 @@ int ltfs_format(struct tape *t, const struct ltfs_format_opts *opts,
 	v->dirty = true;
 	refresh_space(v);
 	rc = ltfs_write_index(v, v->dp, "Format");
-	if (!rc)
+	if (!rc && !v->single)
 		rc = ltfs_write_index(v, v->ip, "Format");
 	if (rc) {
 		errf(err, "writing the first index failed: %s", strerror(-rc));
@@ -872,7 +882,7 @@ int ltfs_format(struct tape *t, const struct ltfs_format_opts *opts,
 		uint8_t loc = 0x81;	/* text localisation: UTF-8 */
 		char text[160];
 
-		for (i = 0; i < 2; i++) {
+		for (i = 0; i < (v->single ? 1u : 2u); i++) {
 			set_attr_ascii(v, i, TAPE_ATTR_APPLICATION_VENDOR, "FUSETAPE", 8);
 			set_attr_ascii(v, i, TAPE_ATTR_APPLICATION_NAME, LTFS_IMPL_NAME, 32);
 			set_attr_ascii(v, i, TAPE_ATTR_APPLICATION_VERSION, LTFS_IMPL_VERSION, 8);
@@ -1162,21 +1172,37 @@ int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 	if (!v)
 		return -ENOMEM;
 	v->readonly = opts->readonly || m.write_protected;
-	if (m.partitions < 2) {
-		rc = read_label(v, 0, &l[0], bc[0], why);
-		if (rc == 0)
-			errf(err, "single-partition LTFS volume: not supported");
-		else
-			errf(err, "not an LTFS volume: %s", why);
-		rc = rc == 0 ? -EOPNOTSUPP : -EMEDIUMTYPE;
-		goto fail;
-	}
 	for (p = 0; p < 2; p++) {
-		rc = read_label(v, p, &l[p], bc[p], why);
+		rc = p < m.partitions ? read_label(v, p, &l[p], bc[p], why) : -EMEDIUMTYPE;
+		if (p == 1 && m.partitions < 2)
+			snprintf(why, sizeof(why), "the medium has one partition and its label "
+				 "names separate index and data partitions");
 		if (rc) {
 			errf(err, "%s%s", rc == -EMEDIUMTYPE ? "not an LTFS volume: " : "", why);
 			goto fail;
 		}
+		if (p == 0 && l[0].index_part == l[0].data_part) {
+			if (l[0].this_part != l[0].index_part) {
+				errf(err, "the label of partition 0 names partition %c for "
+				     "everything but is on %c", l[0].index_part, l[0].this_part);
+				rc = -EUCLEAN;
+				goto fail;
+			}
+			v->single = true;
+			break;
+		}
+	}
+	if (v->single) {
+		/* fusetape's single-partition volume: partition 0 is both */
+		v->label = l[0];
+		snprintf(v->label.barcode, sizeof(v->label.barcode), "%s", bc[0]);
+		v->ip = v->dp = 0;
+		v->ip_letter = v->dp_letter = l[0].index_part;
+		v->bs = l[0].blocksize;
+		rc = volume_buffers(v);
+		if (rc)
+			goto fail;
+		goto find;
 	}
 	rc = labels_match(&l[0], bc[0], &l[1], bc[1], err);
 	if (rc)
@@ -1195,22 +1221,33 @@ int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 	v->ip_letter = l[0].index_part;
 	v->dp_letter = l[0].data_part;
 	v->bs = l[0].blocksize;
+	if (l[0].index_part == l[0].data_part) {
+		errf(err, "the labels name partition %c as both index and data partition",
+		     l[0].index_part);
+		rc = -EUCLEAN;
+		goto fail;
+	}
 	rc = volume_buffers(v);
 	if (rc)
 		goto fail;
 
+find:
 	rc = find_index(v, v->dp, false, &dpi, why);
 	if (rc) {
 		errf(err, "%s", why);
 		goto fail;
 	}
-	rc = find_index(v, v->ip, true, &ipi, why2);
-	if (rc) {
-		errf(err, "%s", why2);
-		goto fail;
+	if (!v->single) {
+		rc = find_index(v, v->ip, true, &ipi, why2);
+		if (rc) {
+			errf(err, "%s", why2);
+			goto fail;
+		}
+		eod[v->ip] = ipi.eod;
+	} else {
+		snprintf(why2, sizeof(why2), "single-partition volume");
 	}
 	eod[v->dp] = dpi.eod;
-	eod[v->ip] = ipi.eod;
 	if (!dpi.found && !ipi.found) {
 		errf(err, "no readable index on the volume: %s; %s", why, why2);
 		rc = -EUCLEAN;
@@ -1242,6 +1279,8 @@ int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 	v->dp_next = dpi.eod;
 	v->dp_gen = dpi.found && dpi.ends_volume ? dpi.gen : 0;
 	v->ip_gen = ipi.found && ipi.ends_volume ? ipi.gen : 0;
+	if (v->single)
+		v->ip_gen = v->dp_gen;
 	v->ip_fm = ipi.found ? ipi.block - 1
 			     : (ipi.eod > LTFS_FIRST_INDEX_FM ? ipi.eod : LTFS_FIRST_INDEX_FM);
 	refresh_space(v);
@@ -1328,49 +1367,59 @@ int ltfs_sync(struct ltfs_volume *v, const char *reason)
 	return tape_flush(v->t);
 }
 
+/* The unmount's index writes; err says what did not reach the tape. */
+static int unmount_indexes(struct ltfs_volume *v, char *err)
+{
+	int rc = 0, dprc = 0;
+
+	if (v->dirty || v->dp_gen == 0)
+		dprc = ltfs_write_index(v, v->dp, "Unmount");
+	if (v->single) {
+		if (dprc)
+			errf(err, "writing the index failed: %s; changes since the last sync "
+			     "are lost", strerror(-dprc));
+		return dprc;
+	}
+	/* the index partition gets the index in any case: if the data
+	 * partition could not take it, the IP copy is the newest generation
+	 * (as LTFS allows) */
+	if (dprc || v->ip_gen != v->ix.generation)
+		rc = ltfs_write_index(v, v->ip, "Unmount");
+	if (dprc && rc) {
+		errf(err, "writing the index failed on both partitions (%s, %s); changes "
+		     "since the last sync are lost", strerror(-dprc), strerror(-rc));
+		return rc;
+	}
+	if (dprc) {
+		errf(err, "the data partition could not take the index (%s); it is on the "
+		     "index partition only", strerror(-dprc));
+		return dprc == -ENOSPC ? 0 : dprc;
+	}
+	if (rc)
+		errf(err, "writing the index to the index partition failed: %s (the data "
+		     "partition holds the complete index)", strerror(-rc));
+	return rc;
+}
+
 int ltfs_unmount(struct ltfs_volume *v, char err[LTFS_ERRLEN])
 {
-	int rc = 0;
+	int rc = 0, frc;
 
 	errf(err, "%s", "");
 	if (!v)
 		return 0;
 	if (!v->readonly) {
-		int dprc = 0;
-
 		rc = ltfs_flush_wbuf(v);
-		if (rc) {
+		if (rc)
 			/* an index now would name data that is not on tape */
 			errf(err, "writing the last data record failed: %s; changes since the "
 			     "last sync are lost", strerror(-rc));
-		} else {
-			if (v->dirty || v->dp_gen == 0)
-				dprc = ltfs_write_index(v, v->dp, "Unmount");
-			/* the index partition gets the index in any case: if the
-			 * data partition could not take it, the IP copy is the
-			 * newest generation (as LTFS allows) */
-			if (dprc || v->ip_gen != v->ix.generation)
-				rc = ltfs_write_index(v, v->ip, "Unmount");
-			if (dprc && rc)
-				errf(err, "writing the index failed on both partitions (%s, %s); "
-				     "changes since the last sync are lost", strerror(-dprc),
-				     strerror(-rc));
-			else if (dprc)
-				errf(err, "the data partition could not take the index (%s); it is "
-				     "on the index partition only", strerror(-dprc));
-			else if (rc)
-				errf(err, "writing the index to the index partition failed: %s "
-				     "(the data partition holds the complete index)", strerror(-rc));
-			if (!rc)
-				rc = dprc == -ENOSPC ? 0 : dprc;
-		}
-		{
-			int frc = tape_flush(v->t);
-
-			if (frc && !rc) {
-				rc = frc;
-				errf(err, "flushing the tape failed: %s", strerror(-rc));
-			}
+		else
+			rc = unmount_indexes(v, err);
+		frc = tape_flush(v->t);
+		if (frc && !rc) {
+			rc = frc;
+			errf(err, "flushing the tape failed: %s", strerror(-rc));
 		}
 	}
 	ltfs_volume_free(v);

@@ -622,6 +622,61 @@ static void test_big_index(void)
 	tape_close(t);
 }
 
+/* fusetape's extension for drives that cannot partition: one partition
+ * holds labels, data and indexes. */
+static void test_single_partition(void)
+{
+	const char *path = image_new("single.img", 32u << 20);
+	struct tape *t = tape_at(path, 0);
+	struct ltfs_format_opts fo = { .volume_name = "one", .block_size = 65536,
+				       .single_partition = true, .force = true };
+	struct ltfs_label_info li;
+	struct ltfs_volume *v;
+	struct tape_medium m;
+	struct ltfs_index ix;
+	char err[LTFS_ERRLEN], label[2048];
+	unsigned char *data = malloc(300000);
+	uint64_t uid;
+	ssize_t n;
+	int rc;
+
+	rc = ltfs_format(t, &fo, err);
+	CHECK_EQ(rc, 0, "single-partition format (%s)", err);
+	tape_medium_info(t, &m);
+	CHECK_EQ(m.partitions, 1, "one partition");
+	tape_locate(t, 0, 2);
+	n = tape_read(t, label, sizeof(label) - 1);
+	label[n > 0 ? n : 0] = 0;
+	CHECK(n > 0 && strstr(label, "<index>a</index>") && strstr(label, "<data>a</data>"),
+	      "label names partition a for index and data");
+	CHECK_EQ(ltfs_probe(t, &li), 0, "probe");
+	fill_random(data, 300000);
+	v = mount_rw(t);
+	CHECK(v != NULL, "mount");
+	if (!v)
+		return;
+	uid = put_file(v, 1, "f", data, 300000, 65536);
+	CHECK(uid != 0, "write a file");
+	CHECK_EQ(ltfs_sync(v, "Sync"), 0, "sync");
+	CHECK(put_file(v, 1, "g", data, 1000, 1000) != 0, "another");
+	CHECK_EQ(unmount_ok(v), 0, "unmount");
+	v = mount_rw(t);
+	CHECK(v && file_equals(v, uid, data, 300000) && lookup_uid(v, 1, "g"),
+	      "data back after remount");
+	if (v) {
+		uint64_t self = v->ix.self.block;
+
+		CHECK(v->ix.self.part == 'a' && v->ix.generation == 3, "gen 3 at a:%llu",
+		      (unsigned long long)self);
+		unmount_ok(v);
+		CHECK_EQ(parse_at(t, 0, self, &ix, NULL), 0, "last index parses");
+		CHECK(ix.back.part == 'a' && ix.back.block < self, "it points back at gen 2");
+		ltfs_index_free(&ix);
+	}
+	tape_close(t);
+	free(data);
+}
+
 int main(void)
 {
 	tdir_make();
@@ -632,6 +687,7 @@ int main(void)
 	test_index_fuzz();
 	test_format_layout();
 	test_big_index();
+	test_single_partition();
 	tdir_clean();
 	return tap_done();
 }
