@@ -1504,6 +1504,23 @@ static int open_transport(struct tdma *d, const char *path, unsigned flags,
 	return -ENOTTY;
 }
 
+/*
+ * All I/O here is variable-length (FIXED=0), which some drives refuse while
+ * a fixed block length is set (st's "mt setblk", tgt's 512-byte default):
+ * set block length 0, keeping the density.  Failure is not fatal: drives
+ * that refuse this accept FIXED=0 anyway, and if not, I/O will say so.
+ */
+static void set_variable_mode(struct tdma *d, const struct ssc_mode *m)
+{
+	uint8_t *p = d->small;
+
+	memset(p, 0, 12);
+	p[2] = m->device_specific & 0x7F;	/* keep buffered mode and speed */
+	p[3] = 8;				/* one block descriptor */
+	p[4] = m->density;			/* bytes 5-11: 0 blocks, length 0 */
+	simple(d, ssc_cdb_mode_select6(12, true), TAPEDMA_DIR_TO_DEVICE, p, 12);
+}
+
 static int wait_ready(struct tdma *d, char *errbuf, size_t errlen)
 {
 	int rc = simple(d, ssc_cdb_test_unit_ready(), TAPEDMA_DIR_NONE, NULL, 0);
@@ -1709,6 +1726,8 @@ int tape_tapedma_open(const char *path, unsigned flags, struct tape **out,
 	rc = mode_sense(d, SSC_PAGE_DEVICE_CONFIGURATION, 0, &m);
 	if ((rc == 0 || rc == -ENOENT) && m.write_protected)
 		d->t.readonly = true;
+	if ((rc == 0 || rc == -ENOENT) && m.have_block_descriptor && m.block_length)
+		set_variable_mode(d, &m);
 	/* the probes below need a known place to start from */
 	rc = do_rewind(d);
 	if (rc < 0) {

@@ -589,6 +589,8 @@ static struct sim {
 	uint8_t ua_asc;			/* next command gets this UNIT ATTENTION (and a reset) */
 	bool tgt_read_bug;		/* READ moves alloc - B bytes when alloc > B, none when < B */
 	bool space_refused;		/* SPACE: DATA PROTECT, as tgt on a read-only LU */
+	uint32_t block_length;		/* of the mode block descriptor: 0 variable */
+	unsigned mode_selects;
 	unsigned commands, spaces, reads;
 } sim;
 
@@ -778,6 +780,10 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x24, 0);
 		memset(out, 0, 28);
 		out[0] = 27; out[2] = 0x10; out[3] = 8;
+		out[4] = 0x5A;	/* density */
+		out[9] = (uint8_t)(sim.block_length >> 16);
+		out[10] = (uint8_t)(sim.block_length >> 8);
+		out[11] = (uint8_t)sim.block_length;
 		out[12] = 0x10; out[13] = 0x0E;
 		return 0;
 	case SSC_OP_REWIND:
@@ -833,6 +839,14 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 	case SSC_OP_MODE_SELECT6: {
 		const uint8_t *pg = out + 4 + out[3];
 
+		sim.mode_selects++;
+		if (len == 12 && out[3] == 8 && (c[1] & 0x10) && out[0] == 0) {
+			/* header + block descriptor only, as tgt takes it */
+			if (out[4] != 0x5A || out[2] != 0x10)
+				return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x26, 0);
+			sim.block_length = (uint32_t)out[9] << 16 | (uint32_t)out[10] << 8 | out[11];
+			return 0;
+		}
 		if (!sim.partitions || len < 12 || !(c[1] & 0x10) || out[0] != 0 ||
 		    (pg[0] & 0xBF) != SSC_PAGE_MEDIUM_PARTITION || (pg[0] & 0x80) ||
 		    (size_t)pg[1] + 2 + 4 + out[3] != len || pg[3] >= TAPE_MAX_PARTITIONS)
@@ -1229,6 +1243,23 @@ static void test_backend_sim(void)
 	n = tape_read(t, buf, 1 << 20);
 	CHECK(n == 100 && same_pattern(buf, 100, 2) && sim_where(t) == 3, "then a small record");
 	tape_close(t);
+
+	/* a drive left in fixed-block mode is switched to variable blocks */
+	sim_reset(false, false);
+	sim.block_length = 512;
+	{
+		char err[200];
+		struct tape *t2 = NULL;
+
+		rc = tape_tapedma_open("/dev/sim", 0, &t2, err, sizeof(err));
+		CHECK(rc == 0 && sim.block_length == 0 && sim.mode_selects == 1,
+		      "fixed 512-byte mode at open: MODE SELECT to variable, density kept");
+		tape_close(t2);
+		sim_reset(false, false);
+		rc = tape_tapedma_open("/dev/sim", 0, &t2, err, sizeof(err));
+		CHECK(rc == 0 && sim.mode_selects == 0, "variable mode already: no MODE SELECT");
+		tape_close(t2);
+	}
 
 	/* a drive that refuses SPACE: positions are reached by reading */
 	t = sim_open(false, false);

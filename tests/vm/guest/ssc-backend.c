@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mtio.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,6 +155,24 @@ static int read_stats(struct tapedma_stats *s)
 	return rc;
 }
 
+/* Block size the drive reports to st (0: variable), or -1. */
+static long st_block_size(long set)
+{
+	struct mtop op = { MTSETBLK, (int)set };
+	struct mtget g;
+	int fd = open("/dev/nst0", O_RDONLY | O_NONBLOCK);
+	long bs = -1;
+
+	if (fd < 0)
+		return -1;
+	if (set >= 0 && ioctl(fd, MTIOCTOP, &op) < 0)
+		set = -2;
+	if (ioctl(fd, MTIOCGET, &g) == 0)
+		bs = (long)((g.mt_dsreg & MT_ST_BLKSIZE_MASK) >> MT_ST_BLKSIZE_SHIFT);
+	close(fd);
+	return set == -2 ? -1 : bs;
+}
+
 /* The SCSI generic node of the first tape drive. */
 static const char *find_sg(void)
 {
@@ -214,11 +233,19 @@ static void run_on(void)
 		return;
 	}
 
+	/* leave the drive in fixed-block mode, as "mt setblk 512" would */
+	CHECK_EQ(st_block_size(512), 512, "st sets 512-byte fixed blocks");
 	t = open_tape();
 	CHECK(t != NULL, "open %s", dev);
 	if (!t)
 		goto out;
 	CHECK(strcmp(tape_backend_name(t), "tapedma") == 0, "backend is tapedma");
+	tape_close(t);
+	CHECK_EQ(st_block_size(-1), 0, "open switched the drive to variable blocks");
+	t = open_tape();
+	CHECK(t != NULL, "reopen");
+	if (!t)
+		goto out;
 	id = tape_identity(t);
 	caps = tape_caps(t);
 	printf("# drive '%s' '%s' '%s' serial '%s'\n", id->vendor, id->product,
