@@ -21,7 +21,11 @@
  *   fs-probe fill PATH BLOCK       write BLOCK-byte blocks until an error;
  *                                  prints the errno and the bytes written
  *   fs-probe pattern LEN BLOCK     the first LEN bytes "fill" writes, to stdout
+ *   fs-probe readdir-grow DIR N M  list DIR with readdir(3), creating files
+ *                                  new1..newM in it after the Nth entry;
+ *                                  prints every name read, one a line
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -121,6 +125,37 @@ static int do_fill(const char *path, size_t block)
 	return 0;
 }
 
+static int do_readdir_grow(const char *dir, long after, long count)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	long seen = 0;
+
+	if (!d)
+		return result(-1);
+	while ((errno = 0, e = readdir(d))) {
+		printf("%s\n", e->d_name);
+		if (++seen == after) {
+			for (long i = 1; i <= count; i++) {
+				char path[4096];
+				int fd;
+
+				snprintf(path, sizeof(path), "%s/new%ld", dir, i);
+				fd = open(path, O_CREAT | O_WRONLY, 0644);
+				if (fd < 0 || close(fd) < 0) {
+					printf("create %s: %s\n", path, strerrorname_np(errno));
+					closedir(d);
+					return 0;
+				}
+			}
+		}
+	}
+	if (errno)
+		printf("readdir: %s\n", strerrorname_np(errno));
+	closedir(d);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *call;
@@ -184,6 +219,8 @@ int main(int argc, char **argv)
 		return do_write(argv[2], atoll(argv[3]), atoll(argv[4]));
 	if (!strcmp(call, "pattern") && argc == 4 && atol(argv[3]) > 0)
 		return do_pattern(atoll(argv[2]), (size_t)atol(argv[3]));
+	if (!strcmp(call, "readdir-grow") && argc == 5)
+		return do_readdir_grow(argv[2], atol(argv[3]), atol(argv[4]));
 	if (!strcmp(call, "fill") && argc == 4 && atol(argv[3]) > 0)
 		return do_fill(argv[2], (size_t)atol(argv[3]));
 	return usage();
