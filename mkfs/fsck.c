@@ -540,7 +540,8 @@ static void verify_data(struct check *c, const struct vs_index *ix,
 		operational(c, "out of memory");
 		return;
 	}
-	qsort(d, n, sizeof(*d), cmp_data_extent);
+	if (n)
+		qsort(d, n, sizeof(*d), cmp_data_extent);
 	for (size_t i = 0; i < n && !c->fatal; i++) {
 		for (uint64_t b = d[i].start; b <= d[i].last; b++) {
 			ssize_t len;
@@ -625,7 +626,8 @@ static void check_tree(struct check *c, const struct vs_index *ix)
 		free(w.uids.v);
 		return;
 	}
-	qsort(w.uids.v, w.uids.n, sizeof(*w.uids.v), cmp_u64);
+	if (w.uids.n)
+		qsort(w.uids.v, w.uids.n, sizeof(*w.uids.v), cmp_u64);
 	for (size_t i = 1; i < w.uids.n; i++)
 		if (w.uids.v[i] == w.uids.v[i - 1])
 			index_problem(c, ix, "fileuid %" PRIu64 " is used more than once",
@@ -775,7 +777,8 @@ static void check_chain(struct check *c)
 		return;
 	}
 	for (unsigned p = 0; p < c->nparts; p++)
-		qsort(c->ranges[p], c->nranges[p], sizeof(*c->ranges[p]), cmp_range);
+		if (c->nranges[p])
+			qsort(c->ranges[p], c->nranges[p], sizeof(*c->ranges[p]), cmp_range);
 
 	if (c->o->list && !c->o->quiet)
 		printf("Generations in the data partition %c, newest first:\n",
