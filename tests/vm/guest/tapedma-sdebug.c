@@ -84,11 +84,24 @@ static long long stat_of(const char *name)
 	return v;
 }
 
+/*
+ * The pin counters are per-CPU deltas folded into /proc/vmstat lazily:
+ * writing stat_refresh folds them, or a pin taken on one CPU and released on
+ * the other looks like a leak for up to a second.
+ */
 static long long vmstat(const char *name)
 {
 	char key[64];
 	long long v, found = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
+	int refresh = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+	FILE *f;
+
+	if (refresh >= 0) {
+		if (write(refresh, "1", 1) != 1)
+			perror("stat_refresh");
+		close(refresh);
+	}
+	f = fopen("/proc/vmstat", "r");
 
 	if (!f)
 		return -1;

@@ -71,6 +71,8 @@ check $? "bytes_moved grew by $moved"
 check $? "bytes_copied is 0"
 [ "$(stat_of pages_pinned_now)" = 0 ]
 check $? "pages_pinned_now is 0"
+# the counters are per-CPU deltas folded lazily; stat_refresh folds them
+echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null
 acq=$(awk '$1 == "nr_foll_pin_acquired" { print $2 }' /proc/vmstat)
 rel=$(awk '$1 == "nr_foll_pin_released" { print $2 }' /proc/vmstat)
 [ -n "$acq" ] && [ "$acq" = "$rel" ]
