@@ -85,21 +85,23 @@ fi
 say "@@READY $(uptime_s)"
 
 # Processes a test left behind that still hold the drive would make the next
-# test's open() fail with EBUSY: kill them, and say so.
+# test's open() fail with EBUSY: kill them, and fail the test that left them
+# (the lines land inside its BEGIN/END section).
 kill_tape_holders() {
+	sleep 0.3	# let a straggler finish opening the drive, so it is seen
 	for fd in /proc/[0-9]*/fd/*; do
 		case $(readlink "$fd" 2>/dev/null) in
 		/dev/nst*|/dev/st*|/dev/sg*|/dev/tapedma*)
 			pid=${fd#/proc/}
 			pid=${pid%%/*}
 			[ "$pid" = $$ ] && continue
-			echo "# rig: killing pid $pid ($(cat /proc/$pid/comm 2>/dev/null)), left holding $(readlink "$fd")" >$R
+			echo "not ok 1 - rig: the test left pid $pid ($(cat /proc/$pid/comm 2>/dev/null)) holding $(readlink "$fd"): killed" >$R
 			kill -9 "$pid" 2>/dev/null
 			;;
 		esac
 	done
 	for mnt in $(awk '$3 ~ /^fuse/ { print $2 }' /proc/mounts); do
-		echo "# rig: unmounting $mnt, left mounted" >$R
+		echo "not ok 1 - rig: the test left $mnt mounted: unmounted" >$R
 		umount -l "$mnt"
 	done
 }
@@ -127,8 +129,8 @@ while read -r name cmd; do
 	# a test forgets in the background cannot block the rig.
 	(cd "$dir" && exec timeout -s KILL "$TEST_TIMEOUT" $cmd) >$R 2>&1 </dev/null
 	rc=$?
-	say "@@END $name $rc $(uptime_s)"
 	kill_tape_holders
+	say "@@END $name $rc $(uptime_s)"
 	rm -rf "$dir"
 done </tests/LIST
 
