@@ -433,9 +433,6 @@ static void tapedma_release_pages(struct tapedma_io *io)
 
 /* ---- one command ---- */
 
-static struct tapedma_io *tapedma_io_alloc(struct tapedma_dev *td, bool to_dev,
-					   u32 len);
-
 static void tapedma_io_free(struct tapedma_io *io)
 {
 	bool in_flight = io->in_flight;
