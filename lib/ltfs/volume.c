@@ -1144,34 +1144,30 @@ static int recover_orphans(struct ltfs_volume *v, uint64_t start, uint64_t eod,
 	return rc;
 }
 
-int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
-	       struct ltfs_volume **out, char err[LTFS_ERRLEN])
+/*
+ * A volume object for the medium in t with its labels read and checked,
+ * partitions mapped and buffers allocated; no index read yet.
+ */
+static int open_volume(struct tape *t, const char *creator, bool readonly,
+		       struct ltfs_volume **out, char *err)
 {
-	static const struct ltfs_mount_opts defaults;
 	struct ltfs_volume *v;
 	struct ltfs_label l[2];
-	char bc[2][7], why[LTFS_ERRLEN] = "", why2[LTFS_ERRLEN] = "";
-	struct found_index dpi, ipi;
+	char bc[2][7], why[LTFS_ERRLEN] = "";
 	struct tape_medium m;
-	uint64_t eod[2];
 	unsigned p;
 	int rc;
 
 	*out = NULL;
-	errf(err, "%s", "");
-	if (!opts)
-		opts = &defaults;
-	memset(&dpi, 0, sizeof(dpi));
-	memset(&ipi, 0, sizeof(ipi));
 	rc = tape_medium_info(t, &m);
 	if (rc) {
 		errf(err, "cannot read the medium's layout: %s", strerror(-rc));
 		return rc;
 	}
-	v = volume_new(t, opts->creator);
+	v = volume_new(t, creator);
 	if (!v)
 		return -ENOMEM;
-	v->readonly = opts->readonly || m.write_protected;
+	v->readonly = readonly || m.write_protected;
 	for (p = 0; p < 2; p++) {
 		rc = p < m.partitions ? read_label(v, p, &l[p], bc[p], why) : -EMEDIUMTYPE;
 		if (p == 1 && m.partitions < 2)
@@ -1202,7 +1198,7 @@ int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 		rc = volume_buffers(v);
 		if (rc)
 			goto fail;
-		goto find;
+		goto done;
 	}
 	rc = labels_match(&l[0], bc[0], &l[1], bc[1], err);
 	if (rc)
@@ -1231,7 +1227,33 @@ int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 	if (rc)
 		goto fail;
 
-find:
+done:
+	*out = v;
+	return 0;
+fail:
+	ltfs_volume_free(v);
+	return rc;
+}
+
+int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
+	       struct ltfs_volume **out, char err[LTFS_ERRLEN])
+{
+	static const struct ltfs_mount_opts defaults;
+	struct ltfs_volume *v;
+	char why[LTFS_ERRLEN] = "", why2[LTFS_ERRLEN] = "";
+	struct found_index dpi, ipi;
+	uint64_t eod[2];
+	int rc;
+
+	*out = NULL;
+	errf(err, "%s", "");
+	if (!opts)
+		opts = &defaults;
+	memset(&dpi, 0, sizeof(dpi));
+	memset(&ipi, 0, sizeof(ipi));
+	rc = open_volume(t, opts->creator, opts->readonly, &v, err);
+	if (rc)
+		return rc;
 	rc = find_index(v, v->dp, false, &dpi, why);
 	if (rc) {
 		errf(err, "%s", why);
