@@ -626,6 +626,7 @@ static int scan_one(struct tdma *d, int *kind)
  */
 static int extend_map(struct tdma *d, uint64_t upto, uint64_t from, uint64_t want_fms)
 {
+	uint64_t before;
 	int rc, kind;
 
 	while (d->map_end < upto && !(d->eod_known && d->eod <= d->map_end)) {
@@ -640,11 +641,14 @@ static int extend_map(struct tdma *d, uint64_t upto, uint64_t from, uint64_t wan
 			if (rc < 0)
 				return rc;
 		}
+		before = d->map_end;
 		rc = scan_one(d, &kind);
 		if (rc < 0)
 			return rc;
 		if (kind == 2)
 			return 0;
+		if (d->map_end == before)
+			return -ENOMEM;	/* the map could not grow: do not loop */
 	}
 	return 0;
 }
@@ -668,7 +672,7 @@ static int probe_eod(struct tdma *d, uint64_t n, bool *hit)
 static int find_eod(struct tdma *d)
 {
 	uint64_t lo, hi, step;
-	bool hit;
+	bool hit = false;
 	int rc;
 
 	if (d->eod_known)
@@ -726,7 +730,11 @@ static int find_eod(struct tdma *d)
 	}
 	d->eod_known = true;
 	d->eod = lo;
-	d->pos_known = false;	/* somewhere after the probes; callers go_to */
+	if (hit) {
+		/* the last probe ran into end of data and stopped there */
+		d->pos_known = true;
+		d->pos = lo;
+	}
 	return 0;
 }
 

@@ -12,8 +12,7 @@
  * other pass-through), so it is useful before the module exists.
  *
  * Needs from the library: tape.c, tape_image.c (linked by tape_open),
- * ssc.c, tape_tapedma.c -- all in libfusetape.a.
- * VM_LDLIBS: -luuid
+ * ssc.c, tape_tapedma.c -- all in libfusetape.a, which the rig links.
  */
 #include <dirent.h>
 #include <errno.h>
