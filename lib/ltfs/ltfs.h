@@ -108,6 +108,13 @@ struct ltfs_mount_opts {
 	 * this to leave them unreachable instead, as plain ltfsck does.
 	 */
 	bool no_lostfound;
+	/*
+	 * Addition (LTFS core): non-zero mounts that generation read-only
+	 * instead of the newest (a rollback view, like the reference's
+	 * rollback_mount); it is looked up through the back pointers.  A
+	 * generation not on the volume: -ENOENT.
+	 */
+	uint64_t generation;
 };
 
 /*
@@ -242,5 +249,27 @@ ssize_t ltfs_write(struct ltfs_volume *v, uint64_t uid, const void *buf,
 		   size_t len, uint64_t off);
 /* Data of this file on tape, then an index to the data partition (as ltfs_sync). */
 int ltfs_fsync(struct ltfs_volume *v, uint64_t uid);
+
+/* ---- additions by the LTFS core: index generations ---------------------- */
+
+struct ltfs_generation {
+	uint64_t generation;
+	char partition;		/* LTFS partition letter of this copy */
+	uint64_t block;		/* its first record */
+	struct timespec update_time;
+	char creator[256];
+};
+typedef int (*ltfs_generation_fn)(void *ctx, const struct ltfs_generation *g);
+
+/*
+ * The index generations on the medium, newest first: the newest index of
+ * either partition, then back along the previousgenerationlocation chain
+ * (each generation reported once).  fn returns non-zero to stop.  Returns
+ * how many were reported, or negative errno if the volume cannot be read
+ * at all; a broken link ends the walk early with err saying where.
+ * Writes nothing.
+ */
+int ltfs_list_generations(struct tape *t, ltfs_generation_fn fn, void *ctx,
+			  char err[LTFS_ERRLEN]);
 
 #endif /* FUSETAPE_LTFS_H */

@@ -1144,6 +1144,88 @@ static int recover_orphans(struct ltfs_volume *v, uint64_t start, uint64_t eod,
 	return rc;
 }
 
+/* The index before ix (header only): 0, -ENOENT at the end of the chain. */
+static int chain_step(struct ltfs_volume *v, const struct ltfs_index *ix,
+		      struct ltfs_index *prev, char *err)
+{
+	char why[LTFS_ERRLEN] = "";
+	int part;
+	bool fm, eod;
+	int rc;
+
+	if (!ix->back.part)
+		return -ENOENT;
+	part = ltfs_part_scsi(v, ix->back.part);
+	if (part < 0) {
+		errf(err, "generation %" PRIu64 " points back to unknown partition %c",
+		     ix->generation, ix->back.part);
+		return -EUCLEAN;
+	}
+	rc = read_index_at(v, (unsigned)part, ix->back.block, true, prev, &fm, &eod, NULL, why);
+	if (rc) {
+		errf(err, "generation %" PRIu64 " points back to %c:%" PRIu64 ", where no index "
+		     "can be read%s%s", ix->generation, ix->back.part, ix->back.block,
+		     why[0] ? ": " : "", why);
+		return rc == -ENOENT ? -EIO : rc;
+	}
+	if (prev->generation >= ix->generation) {
+		errf(err, "generation %" PRIu64 " points back to generation %" PRIu64,
+		     ix->generation, prev->generation);
+		ltfs_index_free(prev);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+/* Replace v's index by generation gen, found along the back pointers. */
+static int rollback_to(struct ltfs_volume *v, uint64_t gen, char *err)
+{
+	struct ltfs_index cur, prev;
+	char why[LTFS_ERRLEN] = "";
+	bool fm, eod;
+	int rc, part;
+
+	if (gen > v->ix.generation) {
+		errf(err, "generation %" PRIu64 " is newer than the volume's newest (%" PRIu64 ")",
+		     gen, v->ix.generation);
+		return -ENOENT;
+	}
+	/* walk with headers only; the tree is read at the target */
+	memset(&cur, 0, sizeof(cur));
+	cur.generation = v->ix.generation;
+	cur.back = v->ix.back;
+	for (;;) {
+		rc = chain_step(v, &cur, &prev, err);
+		ltfs_index_free(&cur);
+		if (rc == -ENOENT) {
+			errf(err, "generation %" PRIu64 " is not on this volume", gen);
+			return -ENOENT;
+		}
+		if (rc)
+			return rc;
+		cur = prev;
+		if (cur.generation <= gen)
+			break;
+	}
+	if (cur.generation != gen) {
+		errf(err, "generation %" PRIu64 " is not on this volume (the chain goes from %"
+		     PRIu64 " to %" PRIu64 ")", gen, cur.generation, gen);
+		ltfs_index_free(&cur);
+		return -ENOENT;
+	}
+	part = ltfs_part_scsi(v, cur.self.part);
+	rc = read_index_at(v, (unsigned)part, cur.self.block, false, &prev, &fm, &eod, NULL,
+			   why);
+	ltfs_index_free(&cur);
+	if (rc) {
+		errf(err, "generation %" PRIu64 " cannot be read: %s", gen, why);
+		return rc;
+	}
+	ltfs_index_free(&v->ix);
+	v->ix = prev;
+	return 0;
+}
+
 /*
  * A volume object for the medium in t with its labels read and checked,
  * partitions mapped and buffers allocated; no index read yet.
@@ -1294,10 +1376,22 @@ int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 	}
 	ltfs_index_free(&dpi.ix);
 	ltfs_index_free(&ipi.ix);
+	if (opts->generation && opts->generation != v->ix.generation) {
+		rc = rollback_to(v, opts->generation, err);
+		if (rc)
+			goto fail;
+	}
 	rc = check_extents(v, eod, err);
 	if (rc)
 		goto fail;
 
+	if (opts->generation) {
+		/* a view of the past: never written to */
+		v->readonly = true;
+		snprintf(v->notice, sizeof(v->notice), "generation %" PRIu64 " of the index "
+			 "at %c:%" PRIu64 ", read-only", v->ix.generation, v->ix.self.part,
+			 v->ix.self.block);
+	}
 	v->dp_next = dpi.eod;
 	v->dp_gen = dpi.found && dpi.ends_volume ? dpi.gen : 0;
 	v->ip_gen = ipi.found && ipi.ends_volume ? ipi.gen : 0;
@@ -1371,6 +1465,64 @@ fail:
 	ltfs_index_free(&ipi.ix);
 	ltfs_volume_free(v);
 	return rc;
+}
+
+int ltfs_list_generations(struct tape *t, ltfs_generation_fn fn, void *ctx,
+			  char err[LTFS_ERRLEN])
+{
+	struct ltfs_volume *v;
+	struct found_index dpi, ipi;
+	struct ltfs_index cur, prev;
+	char why[LTFS_ERRLEN] = "";
+	uint64_t last = 0;
+	int rc, count = 0;
+
+	errf(err, "%s", "");
+	memset(&ipi, 0, sizeof(ipi));
+	rc = open_volume(t, NULL, true, &v, err);
+	if (rc)
+		return rc;
+	rc = find_index(v, v->dp, true, &dpi, why);
+	if (!rc && !v->single)
+		rc = find_index(v, v->ip, true, &ipi, why);
+	if (rc || (!dpi.found && !ipi.found)) {
+		errf(err, "no readable index on the volume: %s", why);
+		ltfs_index_free(&dpi.ix);
+		ltfs_index_free(&ipi.ix);
+		ltfs_volume_free(v);
+		return rc ? rc : -EUCLEAN;
+	}
+	if (ipi.found && (!dpi.found || ipi.gen > dpi.gen)) {
+		cur = ipi.ix;
+		ltfs_index_free(&dpi.ix);
+	} else {
+		cur = dpi.ix;
+		ltfs_index_free(&ipi.ix);
+	}
+	for (;;) {
+		if (!count || cur.generation != last) {
+			struct ltfs_generation g;
+
+			memset(&g, 0, sizeof(g));
+			g.generation = cur.generation;
+			g.partition = cur.self.part;
+			g.block = cur.self.block;
+			g.update_time = cur.updatetime;
+			snprintf(g.creator, sizeof(g.creator), "%s", cur.creator);
+			count++;
+			last = cur.generation;
+			if (fn(ctx, &g))
+				break;
+		}
+		rc = chain_step(v, &cur, &prev, err);
+		if (rc)
+			break;
+		ltfs_index_free(&cur);
+		cur = prev;
+	}
+	ltfs_index_free(&cur);
+	ltfs_volume_free(v);
+	return count;
 }
 
 int ltfs_sync(struct ltfs_volume *v, const char *reason)

@@ -244,6 +244,25 @@ static void test_index_roundtrip(void)
 	ltfs_index_free(&ix);
 }
 
+struct gens {
+	int n;
+	uint64_t gen[16], block[16];
+	char part[16];
+};
+
+static int gen_fill(void *ctx, const struct ltfs_generation *g)
+{
+	struct gens *s = ctx;
+
+	if (s->n < 16) {
+		s->gen[s->n] = g->generation;
+		s->block[s->n] = g->block;
+		s->part[s->n] = g->partition;
+		s->n++;
+	}
+	return 0;
+}
+
 static void test_format_layout(void)
 {
 	const char *path = image_new("fmt.img", 64 << 20);
@@ -399,6 +418,40 @@ static void test_format_layout(void)
 				CHECK(file_equals(v, 2, "hello", 5), "data readable read-only");
 				ltfs_unmount(v, err);
 			}
+		}
+		/* generations: list them, mount an old one */
+		{
+			struct gens g = { 0 };
+			struct ltfs_mount_opts mo = { .generation = 1 };
+
+			v = mount_rw(t);
+			CHECK(v && ltfs_write(v, 2, "HELLO", 5, 0) == 5 && ltfs_sync(v, "Sync") == 0,
+			      "gen 3 changes the file");
+			CHECK(v && unmount_ok(v) == 0, "unmount (gen 3 on both)");
+			rc = ltfs_list_generations(t, gen_fill, &g, err);
+			CHECK(rc == 3 && g.n == 3 && g.gen[0] == 3 && g.gen[1] == 2 && g.gen[2] == 1,
+			      "three generations listed newest first (rc %d: %s)", rc, err);
+			CHECK(g.part[1] == 'b' && g.block[1] == 9 && g.part[2] == 'b' && g.block[2] == 5,
+			      "each at its data partition location");
+			rc = ltfs_mount(t, &mo, &v, err);
+			CHECK(rc == 0 && ltfs_readonly(v) && v->ix.generation == 1,
+			      "rollback mount of generation 1, read-only (%s)", err);
+			if (!rc) {
+				CHECK_EQ(ltfs_getattr(v, 2, &st), -ENOENT, "the file did not exist then");
+				ltfs_unmount(v, err);
+			}
+			mo.generation = 2;
+			rc = ltfs_mount(t, &mo, &v, err);
+			CHECK(rc == 0 && file_equals(v, 2, "hello", 5), "generation 2 has the old bytes");
+			if (!rc)
+				ltfs_unmount(v, err);
+			mo.generation = 7;
+			rc = ltfs_mount(t, &mo, &v, err);
+			CHECK(rc == -ENOENT && strstr(err, "newer"), "generation 7: ENOENT (%s)", err);
+			v = mount_rw(t);
+			CHECK(v && file_equals(v, 2, "HELLO", 5), "the newest is untouched");
+			if (v)
+				unmount_ok(v);
 		}
 	}
 out:
