@@ -228,28 +228,31 @@ static int lost(struct st_tape *s, int err)
 }
 
 /*
- * SPACE forward over count records.  tgt answers a SPACE that ends exactly
- * at end of data with BLANK CHECK although it did get there; st then counts
- * the full distance.  So at the frontier of the map, an error after which
- * st's block counter moved by exactly count means "arrived, and this is
- * EOD" (which the map then records).
+ * SPACE forward over count records (no filemark among them).  tgt answers
+ * a SPACE that ends exactly at end of data with BLANK CHECK although it got
+ * there.  So when the records end at the frontier of the map, a failed
+ * SPACE is checked by reading: end of data there means the drive arrived
+ * (and the map learns where EOD is); anything else means it is lost.
  */
+static int read_object(struct st_tape *s, void *dst, size_t dstlen,
+		       enum object *kind, size_t *reclen);
+
 static int space_forward(struct st_tape *s, uint64_t count, bool at_frontier)
 {
-	struct mtget before, after;
-	bool counted;
+	enum object kind;
+	size_t reclen;
 	int err;
 
-	counted = at_frontier && count <= SPACE_MAX && mt_status(s, &before) == 0 &&
-		  before.mt_blkno >= 0;
 	err = mt_space(s, MTFSR, count);
-	if (!err || !counted)
+	if (!err || !at_frontier)
 		return err;
-	if (mt_status(s, &after) < 0 || after.mt_blkno < 0 ||
-	    (uint64_t)(after.mt_blkno - before.mt_blkno) != count)
+	s->phys += count;
+	if (read_object(s, NULL, 0, &kind, &reclen) < 0 || kind != OBJ_EOD) {
+		s->phys_known = false;
 		return err;
+	}
+	s->phys -= count;	/* the caller moves it */
 	s->eod_known = true;
-	clear_eom_state(s);
 	return 0;
 }
 

@@ -269,6 +269,22 @@ int main(void)
 	tape_rewind(t);
 	expect_record(t, len_of[0], 0, "object 0 untouched");
 
+	/* Back over records, then forward to EOD and write there. */
+	CHECK_EQ(tape_locate(t, 0, 5), 0, "locate 5");
+	expect_record(t, 777, 50, "object 5 again");
+	CHECK_EQ(tape_locate(t, 0, 4), 0, "locate 4 (back over two records)");
+	expect_record(t, 2000, 40, "object 4 again");
+	CHECK_EQ(tape_locate(t, 0, 6), 0, "locate EOD (6)");
+	write_record(t, 3000, 60);
+	CHECK_EQ(tape_close(t), 0, "close");
+	t = open_tape(0);
+	CHECK(tape_locate(t, 0, 5) == 0, "locate 5");
+	expect_record(t, 777, 50, "object 5 still there");
+	expect_record(t, 3000, 60, "object 6 written at EOD after spacing back and forth");
+	expect_eod(t, "EOD at 7");
+	tape_rewind(t);
+	expect_record(t, len_of[0], 0, "object 0 untouched");
+
 	/* What the contract refuses. */
 	rc = (int)tape_write(t, want, 0);
 	CHECK(rc == -EINVAL && tape_last(t)->sense == TAPE_SENSE_ILLEGAL_REQUEST, "write 0 bytes: -EINVAL");
