@@ -17,9 +17,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../tap.h"
 #include "tape/ssc.h"
+#include "tape/tape_image.h"
 
 #define TAPEDMA_TEST_XPORT sim_xport
 #include "../../lib/tape/tape_tapedma.c"
@@ -589,6 +591,7 @@ static struct sim {
 	uint8_t ua_asc;			/* next command gets this UNIT ATTENTION (and a reset) */
 	bool tgt_read_bug;		/* READ moves alloc - B bytes when alloc > B, none when < B */
 	bool space_refused;		/* SPACE: DATA PROTECT, as tgt on a read-only LU */
+	bool tgt;			/* tgt 1.0.85's SPACE, READ and BLANK CHECK (see test-hardware.md) */
 	uint32_t block_length;		/* of the mode block descriptor: 0 variable */
 	unsigned mode_selects;
 	unsigned commands, spaces, reads;
@@ -678,6 +681,41 @@ static int32_t sbe24(const uint8_t *p)
 	return (v & 0x800000) ? (int32_t)(v | 0xFF000000u) : (int32_t)v;
 }
 
+/* SPACE as tgt does it (usr/bs_ssc.c of tgt 1.0.85, as documented). */
+static int sim_space_tgt(int code, int32_t count, uint8_t *status, uint8_t *sense, size_t *sl)
+{
+	if (code == 0) {	/* blocks: every object counts, no stop at filemarks */
+		for (; count > 0; count--) {
+			if (sim.pos < SIMP.nobj)
+				sim.pos++;
+			if (sim.pos == SIMP.nobj)
+				return sim_sense(sense, sl, status, 0, false, 0, 0x00, 0x05);
+		}
+		for (; count < 0; count++)
+			if (sim.pos > 0)
+				sim.pos--;	/* and past BOT: GOOD */
+		return 0;
+	}
+	if (count > 0) {	/* filemarks forward: right, EOD without residue */
+		while (count > 0) {
+			if (sim.pos == SIMP.nobj)
+				return sim_sense(sense, sl, status, 0, false, 0, 0x00, 0x05);
+			if (SIMP.obj[sim.pos].fm)
+				count--;
+			sim.pos++;
+		}
+		return 0;
+	}
+	for (count = -count; count > 0;) {	/* backward: one object too far */
+		if (sim.pos == 0)
+			return sim_sense(sense, sl, status, 0, false, 0, 0x00, 0x04);
+		if (sim.pos < SIMP.nobj && SIMP.obj[sim.pos].fm)
+			count--;
+		sim.pos--;
+	}
+	return 0;
+}
+
 /* SPACE over blocks or filemarks the SSC way: stop at filemarks / BOT / EOD with a residue. */
 static int sim_space(int code, int32_t count, uint8_t *status, uint8_t *sense, size_t *sl)
 {
@@ -690,6 +728,8 @@ static int sim_space(int code, int32_t count, uint8_t *status, uint8_t *sense, s
 		sim.pos = SIMP.nobj;
 		return 0;
 	}
+	if (sim.tgt)
+		return sim_space_tgt(code, count, status, sense, sl);
 	while (done != count) {
 		if (count > 0) {
 			if (sim.pos >= SIMP.nobj)
@@ -795,6 +835,8 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 		uint32_t alloc = be24(c + 2), rl;
 
 		sim.reads++;
+		if (sim.pos >= SIMP.nobj && sim.tgt)	/* phantom EOD: EOM, no information */
+			return sim_sense(sense, sl, status, 0x40 | SSC_KEY_BLANK_CHECK, false, 0, 0, 0);
 		if (sim.pos >= SIMP.nobj)
 			return sim_sense(sense, sl, status, SSC_KEY_BLANK_CHECK, true, (int32_t)alloc, 0, 5);
 		if (SIMP.obj[sim.pos].fm) {
@@ -802,7 +844,7 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 			return sim_sense(sense, sl, status, 0x80, true, (int32_t)alloc, 0, 1);
 		}
 		rl = SIMP.obj[sim.pos].len;
-		if (!sim.tgt_read_bug || alloc == rl)
+		if (!(sim.tgt_read_bug || sim.tgt) || alloc == rl)
 			memcpy(out, SIMP.obj[sim.pos].data, rl < alloc ? rl : alloc);
 		else if (alloc > rl)
 			memcpy(out, SIMP.obj[sim.pos].data, alloc - rl < rl ? alloc - rl : rl);
@@ -1212,6 +1254,175 @@ static void test_backend_partitions(void)
 	tape_close(t);
 }
 
+/* ---- differential: the backend on the simulated drive vs the image backend ---- */
+
+static uint32_t rnd_state;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 17;
+	rnd_state ^= rnd_state << 5;
+	return n ? rnd_state % n : 0;
+}
+
+static struct tape *open_sim_keep(void)
+{
+	char err[200];
+	struct tape *t = NULL;
+
+	if (tape_tapedma_open("/dev/sim", 0, &t, err, sizeof(err)) < 0)
+		return NULL;
+	return t;
+}
+
+/* Both handles answered the same way, down to the position. */
+static int agree(struct tape *ref, struct tape *sut, long long r1, long long r2,
+		 const char *op, unsigned step)
+{
+	const struct tape_status *a = tape_last(ref), *b = tape_last(sut);
+	struct tape_status sa = *a, sb = *b;
+	struct tape_position p1 = { 7, 7 }, p2 = { 8, 8 };
+	int q1 = tape_read_position(ref, &p1), q2 = tape_read_position(sut, &p2);
+
+	if (r1 == r2 && sa.sense == sb.sense && sa.residual == sb.residual && q1 == q2 &&
+	    p1.block == p2.block && p1.partition == p2.partition)
+		return 1;
+	printf("# step %u %s: image rc %lld %s res %llu pos %llu/%d | tapedma rc %lld %s res %llu pos %llu/%d (drive %u)\n",
+	       step, op, r1, tape_sense_name(sa.sense), (unsigned long long)sa.residual,
+	       (unsigned long long)p1.block, q1, r2, tape_sense_name(sb.sense),
+	       (unsigned long long)sb.residual, (unsigned long long)p2.block, q2, sim.pos);
+	return 0;
+}
+
+static void differential(const char *mode, bool locate, bool rp, bool tgt, uint32_t seed,
+			 unsigned steps)
+{
+	static uint8_t b1[1 << 20], b2[1 << 20];
+	char dir[] = "/tmp/test_ssc.XXXXXX", path[64], err[200];
+	struct tape_image_params ip;
+	struct tape *ref = NULL, *sut;
+	unsigned step, ok = 1;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "%s: temporary directory", mode);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/ref.img", dir);
+	memset(&ip, 0, sizeof(ip));
+	ip.size = 64u << 20;
+	ip.max_record = 1u << 20;
+	if (tape_image_create(path, &ip, err, sizeof(err)) < 0 ||
+	    tape_open(path, 0, &ref, err, sizeof(err)) < 0) {
+		CHECK(0, "%s: reference image: %s", mode, err);
+		rmdir(dir);
+		return;
+	}
+	sim_reset(locate, rp);
+	sim.tgt = tgt;
+	sut = open_sim_keep();
+	rnd_state = seed;
+	for (step = 0; step < steps && sut && ok; step++) {
+		long long r1, r2;
+		int64_t cnt;
+		uint64_t blk;
+		size_t len;
+		char op[64];
+
+		switch (rnd(12)) {
+		case 0: case 1: case 2:
+			len = 1 + rnd(rnd(4) ? 3000 : 70000);
+			if (sim.pos + 1 >= SIM_MAX_OBJ)
+				len = 0;
+			snprintf(op, sizeof(op), "write %zu", len);
+			if (!len)
+				continue;
+			fill_pattern(b1, len, step);
+			r1 = tape_write(ref, b1, len);
+			r2 = tape_write(sut, b1, len);
+			break;
+		case 3:
+			cnt = rnd(3);
+			if (sim.pos + (unsigned)cnt >= SIM_MAX_OBJ)
+				continue;
+			snprintf(op, sizeof(op), "filemarks %lld", (long long)cnt);
+			r1 = tape_write_filemarks(ref, (unsigned)cnt);
+			r2 = tape_write_filemarks(sut, (unsigned)cnt);
+			break;
+		case 4: case 5: case 6:
+			len = rnd(3) == 0 ? 1 + rnd(5000) : sizeof(b1);
+			snprintf(op, sizeof(op), "read %zu", len);
+			memset(b1, 1, len);
+			memset(b2, 2, len);
+			r1 = tape_read(ref, b1, len);
+			r2 = tape_read(sut, b2, len);
+			if (r1 == r2 && (r1 > 0 || r1 == -EOVERFLOW) &&
+			    memcmp(b1, b2, r1 > 0 && (size_t)r1 < len ? (size_t)r1 : len) != 0) {
+				printf("# step %u %s: data differs\n", step, op);
+				ok = 0;
+			}
+			break;
+		case 7:
+			blk = rnd(SIMP.nobj + 4);
+			snprintf(op, sizeof(op), "locate %llu", (unsigned long long)blk);
+			r1 = tape_locate(ref, 0, blk);
+			r2 = tape_locate(sut, 0, blk);
+			break;
+		case 8:
+			cnt = (int64_t)rnd(11) - 5;
+			snprintf(op, sizeof(op), "space records %lld", (long long)cnt);
+			r1 = tape_space(ref, TAPE_SPACE_RECORDS, cnt);
+			r2 = tape_space(sut, TAPE_SPACE_RECORDS, cnt);
+			break;
+		case 9:
+			cnt = (int64_t)rnd(7) - 3;
+			snprintf(op, sizeof(op), "space filemarks %lld", (long long)cnt);
+			r1 = tape_space(ref, TAPE_SPACE_FILEMARKS, cnt);
+			r2 = tape_space(sut, TAPE_SPACE_FILEMARKS, cnt);
+			break;
+		case 10:
+			snprintf(op, sizeof(op), "space eod");
+			r1 = tape_space(ref, TAPE_SPACE_EOD, 0);
+			r2 = tape_space(sut, TAPE_SPACE_EOD, 0);
+			break;
+		default:
+			/* a fresh handle knows nothing of the tape (and starts at BOT) */
+			snprintf(op, sizeof(op), "reopen");
+			tape_close(sut);
+			sut = open_sim_keep();
+			if (!sut) {
+				printf("# step %u: reopen failed\n", step);
+				ok = 0;
+				continue;
+			}
+			r1 = tape_rewind(ref);
+			r2 = 0;
+			break;
+		}
+		if (!agree(ref, sut, r1, r2, op, step))
+			ok = 0;
+	}
+	CHECK(ok && sut, "%s: %u random operations (seed %u) agree with the image backend",
+	      mode, step, seed);
+	tape_close(sut);
+	tape_close(ref);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_backend_differential(void)
+{
+	static const uint32_t seeds[] = { 1, 2, 3, 2026, 77777 };
+	unsigned i;
+
+	for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		differential("native", true, true, false, seeds[i], 400);
+		differential("SSC, tracked", false, false, false, seeds[i], 400);
+		differential("tgt quirks", false, false, true, seeds[i], 400);
+	}
+	sim_reset(false, false);
+}
+
 static void test_backend_sim(void)
 {
 	static const uint32_t odd[] = { 3u << 20, (3u << 20) / 2, 100 };
@@ -1321,5 +1532,6 @@ int main(void)
 	test_mode();
 	test_mam();
 	test_backend_sim();
+	test_backend_differential();
 	return tap_done();
 }
