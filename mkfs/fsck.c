@@ -966,6 +966,8 @@ static int repair(const struct options *o, struct tape *t, bool new_generation)
 		ltfs_unmount(v, err);
 		return -EROFS;
 	}
+	if (ltfs_mount_notice(v) && !o->quiet)
+		printf("Repair: %s\n", ltfs_mount_notice(v));
 	if (new_generation && !ltfs_dirty(v)) {
 		struct ltfs_stat st;
 		struct ltfs_setattr sa = { .mask = LTFS_SET_CHANGE };
@@ -1152,7 +1154,6 @@ int main(int argc, char **argv)
 	} else {
 		struct options o2 = o;
 		struct check again = { .o = &o2, .t = t, .caps = c.caps };
-		bool lost_data = c.lost_data;
 
 		o2.list = false;
 		free_check(&c);
@@ -1177,9 +1178,6 @@ int main(int argc, char **argv)
 		check_volume(&again);
 		summary(&again);
 		free_check(&again);
-		if (lost_data && !o.quiet)
-			printf("Note: the data written after the last complete index is not "
-			       "part of any index and is not recovered.\n");
 		if (again.fatal)
 			result = FSCK_OPERATIONAL;
 		else

@@ -93,12 +93,20 @@ expect_rc 4 "fsck -n after the crash" $T/out "$FSCK" -n $img
 check "checking did not change the image" test "$(sha256sum <$img)" = "$sum_before"
 expect_rc 1 "fsck -r repairs" $T/out "$FSCK" -r $img
 expect_grep "repair wrote an index" $T/out "^Repair: .*recovery index"
-expect_grep "repair says unindexed data is not recovered" $T/out "is not recovered"
+expect_grep "repair says where the unindexed data went" $T/out "_ltfs_lostandfound"
 expect_rc 0 "fsck after the repair" $T/out "$FSCK" $img
 expect_rc 0 "fsck -r on a consistent volume changes nothing" $T/out "$FSCK" -r $img
 
 if start_daemon -o ro; then
 	check "a.bin survived with the same bytes" cmp -s $T/a.bin $mnt/a.bin
+	lf=$(ls $mnt/_ltfs_lostandfound 2>/dev/null | head -1)
+	if [ -n "$lf" ]; then
+		lsize=$(stat -c %s "$mnt/_ltfs_lostandfound/$lf")
+		check "lost+found $lf holds the first $lsize bytes of the unsynced b.bin" \
+			cmp -s -n "$lsize" "$mnt/_ltfs_lostandfound/$lf" $T/b.bin
+	else
+		not_ok "the repair saved the unindexed data in /_ltfs_lostandfound"
+	fi
 	"$BIN/fusetape" -u $mnt >/dev/null 2>&1
 	wait $pid; pid=
 else
