@@ -175,6 +175,40 @@ static void forget_all(struct st_tape *s)
 /* ---- the drive ------------------------------------------------------------ */
 
 /*
+ * st takes its lock interruptibly before it touches the drive, so a call
+ * that fails with EINTR did nothing and is simply repeated.
+ */
+static int st_ioctl(int fd, unsigned long req, void *arg)
+{
+	int rc;
+
+	do
+		rc = ioctl(fd, req, arg);
+	while (rc < 0 && errno == EINTR);
+	return rc;
+}
+
+static ssize_t st_read_raw(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+static ssize_t st_write_raw(int fd, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = write(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/*
  * One mtio operation.  If st's last operation was a write, flush first with
  * WRITE FILEMARKS 0: otherwise st itself writes a filemark before REWIND
  * and backward spaces.
@@ -186,13 +220,13 @@ static int mt(struct st_tape *s, short op, int count)
 	if (s->writing && op != MTWEOF && op != MTNOP) {
 		struct mtop flush = { .mt_op = MTWEOF, .mt_count = 0 };
 
-		if (ioctl(s->fd, MTIOCTOP, &flush) < 0)
+		if (st_ioctl(s->fd, MTIOCTOP, &flush) < 0)
 			return -errno;
 		s->writing = false;
 	}
 	if (op != MTNOP && op != MTSETBLK && op != MTWEOF)
 		s->warned = false;	/* st leaves its end-of-medium state */
-	if (ioctl(s->fd, MTIOCTOP, &m) < 0)
+	if (st_ioctl(s->fd, MTIOCTOP, &m) < 0)
 		return -errno;
 	if (op != MTNOP && op != MTSETBLK)
 		s->writing = false;
@@ -202,7 +236,7 @@ static int mt(struct st_tape *s, short op, int count)
 static int mt_status(struct st_tape *s, struct mtget *g)
 {
 	memset(g, 0, sizeof(*g));
-	return ioctl(s->fd, MTIOCGET, g) < 0 ? -errno : 0;
+	return st_ioctl(s->fd, MTIOCGET, g) < 0 ? -errno : 0;
 }
 
 /* SPACE in chunks the command can carry. */
@@ -344,7 +378,7 @@ static int read_object(struct st_tape *s, void *dst, size_t dstlen,
 		direct = dst && dstlen >= len;
 		uint8_t *b = direct ? dst : s->buf;
 
-		n = read(s->fd, b, len);
+		n = st_read_raw(s->fd, b, len);
 		if (n < 0) {
 			err = -errno;
 			if (err == -ENOMEM) {
@@ -567,7 +601,7 @@ static ssize_t st_write(struct tape *t, const void *buf, size_t len)
 		if (err)
 			return err;
 		s->writing = true;
-		n = write(s->fd, buf, len);
+		n = st_write_raw(s->fd, buf, len);
 		if (n >= 0 && (size_t)n == len)
 			return written(s, len, attempt > 0);
 		err = n < 0 ? -errno : -EIO;
