@@ -659,29 +659,49 @@ static void ft_opendir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_open(req, fi);
 }
 
+/*
+ * Directory offsets: 0 is the start, 1 is after ".", 2 after "..", and a
+ * core cookie c is offset c + 2 (the core's cookies are file UIDs, far
+ * below 2^63).  ".." shows the root's inode for the root and otherwise the
+ * "unknown" inode number libfuse's high-level API uses: the core does not
+ * name parents, and nothing looks a node up through readdir's inode.
+ */
+#define DIROFF_DOT 1
+#define DIROFF_DOTDOT 2
+#define DIROFF_UNKNOWN_INO 0xffffffffu
+
 struct readdir_ctx {
 	fuse_req_t req;
 	char *buf;
 	size_t size, used;
 };
 
-static int readdir_fill(void *opaque, const char *name,
-			const struct ltfs_stat *ls, uint64_t next)
+static bool add_entry(struct readdir_ctx *c, const char *name, uint64_t ino,
+		      mode_t type, uint64_t next)
 {
-	struct readdir_ctx *c = opaque;
 	struct stat st;
 	size_t need;
 
 	memset(&st, 0, sizeof(st));
-	st.st_ino = ls->uid;
-	st.st_mode = ls->type == LTFS_TYPE_DIR ? S_IFDIR :
-		     ls->type == LTFS_TYPE_SYMLINK ? S_IFLNK : S_IFREG;
+	st.st_ino = ino;
+	st.st_mode = type;
 	need = fuse_add_direntry(c->req, c->buf + c->used, c->size - c->used,
 				 name, &st, (off_t)next);
 	if (need > c->size - c->used)
-		return 1;	/* full: the kernel asks again from the last cookie */
+		return false;	/* full: the kernel asks again from the last offset */
 	c->used += need;
-	return 0;
+	return true;
+}
+
+static int readdir_fill(void *opaque, const char *name,
+			const struct ltfs_stat *ls, uint64_t next)
+{
+	mode_t type = ls->type == LTFS_TYPE_DIR ? S_IFDIR :
+		      ls->type == LTFS_TYPE_SYMLINK ? S_IFLNK : S_IFREG;
+
+	if (next > (uint64_t)INT64_MAX - DIROFF_DOTDOT)
+		return 1;	/* not representable; never happens with UIDs */
+	return add_entry(opaque, name, ls->uid, type, next + DIROFF_DOTDOT) ? 0 : 1;
 }
 
 static void ft_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -689,19 +709,32 @@ static void ft_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct ft_fs *fs = fs_of(req);
 	struct readdir_ctx c = { .req = req, .size = size };
-	int r;
+	uint64_t cookie;
+	int r = 0;
 
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
 	c.buf = malloc(size ? size : 1);
 	if (!c.buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	if (off < DIROFF_DOT && !add_entry(&c, ".", ino, S_IFDIR, DIROFF_DOT))
+		goto reply;
+	if (off < DIROFF_DOTDOT &&
+	    !add_entry(&c, "..", ino == FUSE_ROOT_ID ? FUSE_ROOT_ID : DIROFF_UNKNOWN_INO,
+		       S_IFDIR, DIROFF_DOTDOT))
+		goto reply;
+	cookie = off > DIROFF_DOTDOT ? (uint64_t)off - DIROFF_DOTDOT : 0;
 	lock(fs);
 	if (!fs->vol)
 		r = -EIO;
 	else
-		r = ltfs_readdir(fs->vol, ino, (uint64_t)off, readdir_fill, &c);
+		r = ltfs_readdir(fs->vol, ino, cookie, readdir_fill, &c);
 	unlock(fs);
+reply:
 	/* Entries already filled are worth more than the error. */
 	if (r < 0 && c.used == 0)
 		fuse_reply_err(req, -r);
@@ -824,6 +857,15 @@ static void control_unmount(fuse_req_t req, struct ft_fs *fs,
 	}
 	if (size != 0 && size < sizeof(ok) - 1) {
 		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	/* Open nothing but a FIFO: opening a device can have side effects. */
+	if (lstat(path, &st) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	if (!S_ISFIFO(st.st_mode)) {
+		fuse_reply_err(req, EINVAL);
 		return;
 	}
 	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);

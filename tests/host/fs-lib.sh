@@ -8,7 +8,8 @@ BIN=${FUSETAPE_BIN:-$PWD/build/san/bin}
 FT=$BIN/fusetape
 MKFS=$BIN/mkfs.fusetape
 IMGTOOL=$BIN/fusetape-image
-PROBE=$BIN/../testbin/fs-probe
+PROBE=$BIN/../testbin/fs-probe		# built by "make tests"
+[ -x "$PROBE" ] || PROBE=$PWD/build/san/testbin/fs-probe
 T=$(mktemp -d /tmp/fusetape-fs.XXXXXX)
 # Sanitizer reports of daemonized processes (whose stderr is /dev/null)
 # land in files; check_sanitizers turns any into a failure.

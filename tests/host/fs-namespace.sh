@@ -20,6 +20,8 @@ tar -cf "$T/many.tar" -C "$REF" many
 if timeout 300 tar -xf "$T/many.tar" -C "$MNT"; then ok "tar -x of 5000 files"; else not_ok "tar -x of 5000 files"; fi
 expect_eq "ls counts 5000" "$(ls "$MNT/many" | wc -l)" 5000
 expect_eq "every name once" "$(ls "$MNT/many" | sort | uniq -d | wc -l)" 0
+expect_eq "ls -a adds . and .. once each" "$(ls -a "$MNT/many" | grep -cxE '\.\.?')" 2
+expect_eq "ls -a of an empty directory" "$(mkdir "$MNT/empty" && ls -a "$MNT/empty" | tr '\n' ' ')" ". .. "
 
 # entries added while a directory is read: no entry that stayed is lost
 # or repeated (readdir continues by cookie)
@@ -73,6 +75,7 @@ expect_same "5000 files after remount: names, sizes, mtimes" \
 	<(listing "$REF/many") <(listing "$MNT/many")
 check "5000 files after remount: contents" same_files "$REF/many" "$MNT/many"
 expect_eq "the grown directory: 350 entries" "$(ls "$MNT/grow" | wc -l)" 350
+expect_eq "the empty directory is still empty" "$(ls -A "$MNT/empty" | wc -l)" 0
 bad=0
 for i in 1 2 3 4; do cmp -s "$T/p$i" "$MNT/p$i" || bad=1; done
 expect_eq "parallel-written files after remount" "$bad" 0
