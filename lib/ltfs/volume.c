@@ -88,8 +88,9 @@ int ltfs_meta_room(const struct ltfs_volume *v, uint64_t more)
 	uint64_t est = ltfs_index_estimate(v) + more;
 
 	/* the index must still fit the index partition (it replaces the old
-	 * one there) and the data partition's remaining space */
-	if (v->ip_capacity && est + 8ull * v->bs > v->ip_capacity)
+	 * one there, after VOL1 and label) and the data partition's
+	 * remaining space */
+	if (!v->single && v->ip_capacity && est + 3ull * v->bs > v->ip_capacity)
 		return -ENOSPC;
 	if (est + 2ull * v->bs > v->dp_left)
 		return -ENOSPC;

@@ -613,6 +613,109 @@ static void test_index_fuzz(void)
 	free(doc);
 }
 
+/*
+ * A volume laid out record by record as the reference implementation
+ * writes one (its label and index text, each file starting a new record,
+ * the IP index of the same generation pointing at the DP copy): fusetape
+ * mounts it, reads it, and adds to it.
+ */
+/* Replace the first `from` in buf (which has room) by `to`. */
+static void replace(char *buf, const char *from, const char *to)
+{
+	char *p = strstr(buf, from);
+
+	if (!p)
+		return;
+	memmove(p + strlen(to), p + strlen(from), strlen(p + strlen(from)) + 1);
+	memcpy(p, to, strlen(to));
+}
+
+static void test_reference_volume(void)
+{
+	const char *path = image_new("ref.img", 64u << 20);
+	struct tape *t = tape_at(path, 0);
+	uint64_t sizes[2] = { 4u << 20, 0 };
+	unsigned char *plain1 = malloc(2000000);
+	const char *plain2 = "sixteen bytes!!\n";
+	char *idx = malloc(sizeof(ref_index) + 64), err[LTFS_ERRLEN];
+	struct ltfs_volume *v;
+	unsigned part;
+	size_t off;
+	int rc;
+
+	fill_random(plain1, 2000000);
+	tape_format(t, 2, sizes);
+	for (part = 0; part < 2; part++) {
+		char vol1[80], *lab = strdup(ref_label);
+
+		if (part == 1)
+			memcpy(strstr(lab, "<partition>a") + 11, "b", 1);
+		ltfs_vol1_make(vol1, "TAPE01");
+		tape_locate(t, part, 0);
+		tape_write(t, vol1, 80);
+		tape_write_filemarks(t, 1);
+		tape_write(t, lab, strlen(lab));
+		tape_write_filemarks(t, 1);
+		free(lab);
+	}
+	/* DP: FM gen1-index FM (skipped: not needed), data at b:7.. as the
+	 * reference places it: plain1 in 4 records, plain2 in 1 */
+	tape_locate(t, 1, 4);
+	tape_write_filemarks(t, 1);
+	tape_write(t, "<?xml version=\"1.0\"?><not-an-index/>", 36);
+	tape_write_filemarks(t, 1);
+	for (off = 0; off < 2000000; off += 524288)
+		tape_write(t, plain1 + off, 2000000 - off < 524288 ? 2000000 - off : 524288);
+	tape_write(t, plain2, 16);	/* b:11 */
+	/* the DP copy of gen 2 at b:13 (FM at 12), back pointer b:5 */
+	strcpy(idx, ref_index);
+	replace(idx, "<location>\n<partition>a</partition>\n<startblock>5<",
+		"<location>\n<partition>b</partition>\n<startblock>13<");
+	replace(idx, "<startblock>26<", "<startblock>5<");
+	tape_write_filemarks(t, 1);
+	tape_write(t, idx, strlen(idx));
+	tape_write_filemarks(t, 1);
+	/* the IP copy at a:5 points at it */
+	strcpy(idx, ref_index);
+	replace(idx, "<startblock>26<", "<startblock>13<");
+	tape_locate(t, 0, 4);
+	tape_write_filemarks(t, 1);
+	tape_write(t, idx, strlen(idx));
+	tape_write_filemarks(t, 1);
+	tape_flush(t);
+
+	rc = ltfs_mount(t, NULL, &v, err);
+	CHECK_EQ(rc, 0, "a volume in the reference's layout mounts (%s)", err);
+	if (rc)
+		goto out;
+	CHECK(v->ix.generation == 2 && v->bs == 524288 && v->ix.self.part == 'b',
+	      "generation 2 (DP copy), 512 KiB blocks");
+	CHECK(file_equals(v, 2, plain1, 2000000), "plain1.bin (4 records) reads back");
+	CHECK(file_equals(v, 3, plain2, 16), "plain2.txt reads back");
+	CHECK(lookup_uid(v, 4, "name:with%odd*chars") == 5, "percent-encoded name found");
+	{
+		char buf[64];
+		ssize_t n = ltfs_readlink(v, 12, buf, sizeof(buf));
+
+		CHECK(n == 13 && !memcmp(buf, "sub/hello.txt", 13), "symlink target");
+		n = ltfs_getxattr(v, 12, "ltfs.vendor.IBM.prefixLength", buf, sizeof(buf));
+		CHECK(n == 1 && buf[0] == '0', "vendor xattr readable");
+	}
+	CHECK(put_file(v, 1, "added", "by fusetape", 11, 11) != 0, "add a file");
+	CHECK_EQ(unmount_ok(v), 0, "unmount");
+	v = mount_rw(t);
+	CHECK(v && v->ix.generation == 3 && file_equals(v, 2, plain1, 2000000) &&
+	      lookup_uid(v, 1, "added"), "generation 3 keeps the old files and the new one");
+	CHECK(v && v->ix.back.part == 'b' && v->ix.back.block == 13,
+	      "it points back to the reference's DP index");
+	if (v)
+		unmount_ok(v);
+out:
+	free(idx);
+	free(plain1);
+	tape_close(t);
+}
+
 /* An index bigger than a record is split into full records and a short one;
  * when the index would outgrow the index partition, creating files stops. */
 static void test_big_index(void)
@@ -738,6 +841,7 @@ int main(void)
 	test_index_roundtrip();
 	test_reference_documents();
 	test_index_fuzz();
+	test_reference_volume();
 	test_format_layout();
 	test_big_index();
 	test_single_partition();
