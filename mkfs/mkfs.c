@@ -357,11 +357,6 @@ int main(int argc, char **argv)
 		tape_close(t);
 		return EXIT_USAGE;
 	}
-	if (o.single_partition && caps->max_partitions >= 2 && caps->can_format) {
-		fail("--single-partition is only for drives that cannot partition, and %s can: "
-		     "leave the option out to make a standard LTFS volume", o.device);
-		goto failed;
-	}
 	if (!o.single_partition && (caps->max_partitions < 2 || !caps->can_format)) {
 		fail("%s cannot be partitioned, and LTFS needs two partitions. "
 		     "--single-partition makes a fusetape-only volume instead.", o.device);

@@ -113,6 +113,27 @@ else
 	not_ok "the repaired volume mounts"
 fi
 
+# the same crash on a single-partition volume
+simg=$T/single.img
+if "$MKFS" -q --single-partition --image-size 64M $simg >$T/out 2>&1; then
+	img_saved=$img img=$simg
+	if start_daemon -o sync_interval=0; then
+		cp $T/b.bin $mnt/b.bin
+		sleep 1
+		kill -9 $pid; wait $pid 2>/dev/null; pid=
+		umount -l $mnt 2>/dev/null || fusermount3 -uz $mnt 2>/dev/null || true
+		expect_rc 4 "single partition: fsck after the crash" $T/out "$FSCK" $simg
+		expect_grep "single partition: the problem is named" $T/out 'partition a does not end in an index'
+		expect_rc 1 "single partition: fsck -r repairs" $T/out "$FSCK" -r $simg
+		expect_rc 0 "single partition: fsck after the repair" $T/out "$FSCK" -c $simg
+	else
+		not_ok "fusetape mounts a single-partition volume"
+	fi
+	img=$img_saved
+else
+	not_ok "mkfs --single-partition"; diag <$T/out
+fi
+
 # damage that a recovery mount cannot fix: the VOL1 label of partition b
 off=$(LC_ALL=C grep -aob 'VOL1' $img | sed -n 2p | cut -d: -f1)
 if [ -n "$off" ]; then

@@ -90,9 +90,13 @@ expect_grep "the drive's limit is named" $T/out 'largest record this drive write
 expect_rc 0 "block size of exactly the drive's largest record" $T/out "$MKFS" -f -b 8M --image-size 512M $T/big.img
 expect_rc 16 "--index-partition-size under 16 blocks" $T/out "$MKFS" -f --index-partition-size 1M $img
 
-expect_rc 1 "--single-partition on a medium that can partition" $T/out "$MKFS" -f --single-partition $img
-expect_grep "--single-partition refusal explained" $T/out 'only for drives that cannot partition'
-check "the refused --single-partition left the volume alone" "$FSCK" -q $img
+expect_rc 0 "--single-partition" $T/out "$MKFS" --single-partition --image-size 64M $T/single.img
+expect_grep "--single-partition warns that other LTFS implementations refuse it" $T/out \
+	'WARNING: other LTFS implementations .* refuse to'
+expect_grep "--single-partition: one partition for index and data" $T/out 'partition 0  67108864 bytes \(index and data\)'
+check "--single-partition: no partition 1" bash -c "! grep -q 'partition 1 ' $T/out"
+expect_rc 0 "fsck of a single-partition volume" $T/out "$FSCK" $T/single.img
+expect_grep "fsck recognises it" $T/out 'Single-partition volume'
 
 # write protection, and a blank image made by fusetape-image
 if [ -x "$BIN/fusetape-image" ]; then
