@@ -1295,8 +1295,8 @@ static int agree(struct tape *ref, struct tape *sut, long long r1, long long r2,
 	return 0;
 }
 
-static void differential(const char *mode, bool locate, bool rp, bool tgt, uint32_t seed,
-			 unsigned steps)
+static void differential(const char *mode, bool locate, bool rp, bool tgt, unsigned parts,
+			 uint32_t seed, unsigned steps)
 {
 	static uint8_t b1[1 << 20], b2[1 << 20];
 	char dir[] = "/tmp/test_ssc.XXXXXX", path[64], err[200];
@@ -1312,13 +1312,16 @@ static void differential(const char *mode, bool locate, bool rp, bool tgt, uint3
 	memset(&ip, 0, sizeof(ip));
 	ip.size = 64u << 20;
 	ip.max_record = 1u << 20;
+	ip.partitions = parts;
+	ip.partition_size[0] = parts > 1 ? 16u << 20 : 0;
 	if (tape_image_create(path, &ip, err, sizeof(err)) < 0 ||
 	    tape_open(path, 0, &ref, err, sizeof(err)) < 0) {
 		CHECK(0, "%s: reference image: %s", mode, err);
 		rmdir(dir);
 		return;
 	}
-	sim_reset(locate, rp);
+	sim_reset_ex(locate, rp, parts > 1, false);
+	sim.nparts = parts;
 	sim.tgt = tgt;
 	sut = open_sim_keep();
 	rnd_state = seed;
@@ -1362,12 +1365,15 @@ static void differential(const char *mode, bool locate, bool rp, bool tgt, uint3
 				ok = 0;
 			}
 			break;
-		case 7:
-			blk = rnd(SIMP.nobj + 4);
-			snprintf(op, sizeof(op), "locate %llu", (unsigned long long)blk);
-			r1 = tape_locate(ref, 0, blk);
-			r2 = tape_locate(sut, 0, blk);
+		case 7: {
+			uint32_t part = rnd(parts);
+
+			blk = rnd(sim.p[part].nobj + 4);
+			snprintf(op, sizeof(op), "locate %u:%llu", part, (unsigned long long)blk);
+			r1 = tape_locate(ref, part, blk);
+			r2 = tape_locate(sut, part, blk);
 			break;
+		}
 		case 8:
 			cnt = (int64_t)rnd(11) - 5;
 			snprintf(op, sizeof(op), "space records %lld", (long long)cnt);
@@ -1404,6 +1410,10 @@ static void differential(const char *mode, bool locate, bool rp, bool tgt, uint3
 	}
 	CHECK(ok && sut, "%s: %u random operations (seed %u) agree with the image backend",
 	      mode, step, seed);
+	if (parts > 1)
+		CHECK(sim.p[0].nobj > 0 && sim.p[1].nobj > 0,
+		      "%s: both partitions hold data (%u, %u objects)", mode, sim.p[0].nobj,
+		      sim.p[1].nobj);
 	tape_close(sut);
 	tape_close(ref);
 	unlink(path);
@@ -1416,9 +1426,10 @@ static void test_backend_differential(void)
 	unsigned i;
 
 	for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
-		differential("native", true, true, false, seeds[i], 400);
-		differential("SSC, tracked", false, false, false, seeds[i], 400);
-		differential("tgt quirks", false, false, true, seeds[i], 400);
+		differential("native", true, true, false, 1, seeds[i], 400);
+		differential("native, 2 partitions", true, true, false, 2, seeds[i], 400);
+		differential("SSC, tracked", false, false, false, 1, seeds[i], 400);
+		differential("tgt quirks", false, false, true, 1, seeds[i], 400);
 	}
 	sim_reset(false, false);
 }
