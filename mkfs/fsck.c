@@ -68,7 +68,6 @@ struct check {
 	bool fatal;			/* could not check at all (operational) */
 	bool silent;			/* count problems, print none */
 	unsigned index_problems;	/* in the index being checked */
-	bool lost_data;			/* records after the last index of a partition */
 	/* Objects of each partition that index constructs occupy (leading
 	 * filemark to trailing filemark), sorted: no extent may point there. */
 	struct range { uint64_t from, to; } *ranges[2];
@@ -702,13 +701,12 @@ static void check_partition_end(struct check *c, unsigned p)
 		problem(c, true, "partition %c: %u incomplete index write(s) after generation %"
 			PRIu64 " (the writer died while writing an index)", c->letter[p], torn,
 			c->last[p].generation);
-	if (c->last[p].end_block + 1 != c->eod[p])
-		c->lost_data = true;
-	if (c->last[p].end_block + 1 != c->eod[p])
+	if (c->last[p].end_block + 1 != c->eod[p]) {
 		problem(c, true, "partition %c does not end in an index: %" PRIu64 " objects "
 			"follow generation %" PRIu64 " (data written after the last sync; the "
 			"writer died or was not unmounted)", c->letter[p],
 			c->eod[p] - c->last[p].end_block - 1, c->last[p].generation);
+	}
 }
 
 /*
