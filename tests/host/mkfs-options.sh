@@ -64,6 +64,18 @@ check "a label for partition a and one for b" \
 check "the label has the default block size 524288" bash -c "LC_ALL=C grep -aq '<blocksize>524288</blocksize>' $img"
 check "the root directory is named testvol" bash -c "LC_ALL=C grep -aq '<name>testvol</name>' $img"
 
+# the MAM attributes, as the image stores them
+if [ -x "$BIN/fusetape-image" ] && "$BIN/fusetape-image" info $img >$T/info 2>&1; then
+	expect_grep "MAM barcode TAPE01" $T/info '0x0806 ascii "TAPE01 '
+	expect_grep "MAM user medium text label = volume name" $T/info '0x0803 text "testvol'
+	expect_grep "MAM application name" $T/info '0x0801 ascii "fusetape'
+	expect_grep "MAM format version 2.4.0" $T/info '0x080B ascii "2.4.0'
+	vci=$(grep -c '0x080C binary 08' $T/info)
+	check "volume coherency information on both partitions ($vci)" test "$vci" -eq 2
+else
+	skip "MAM attributes" "fusetape-image info not available"
+fi
+
 # refusals on an existing volume
 expect_rc 1 "existing volume without -f" $T/out "$MKFS" -n other $img
 expect_grep "refusal names the UUID" $T/out "UUID +$uuid1"
