@@ -26,10 +26,11 @@
  *  - Short buffers.  tgt returns wrong data for a variable-block read whose
  *    buffer is more than the record but less than twice it; a read that
  *    comes back in that window is repeated with a buffer of exactly the
- *    record's length.  Reads always ask for at least the largest record
- *    seen so far (twice it, up to the drive's limit), through an internal
- *    buffer when the caller's is smaller, so callers get the contract of
- *    tape_read() whatever the record sizes.
+ *    record's length.  A record longer than the buffer (st: ENOMEM, the
+ *    record passed) is read again into an internal buffer of the drive's
+ *    largest record, so callers get the contract of tape_read() whatever
+ *    the record sizes, and a caller whose buffer fits the records (LTFS
+ *    reading blocks) gets them without a copy.
  *  - Filemarks st writes by itself.  st appends a filemark when a handle
  *    that last wrote is closed, rewound or spaced back.  Before any of
  *    those the backend flushes with WRITE FILEMARKS 0, after which st
@@ -374,6 +375,13 @@ static int read_object(struct st_tape *s, void *dst, size_t dstlen,
 	ssize_t n;
 	int err;
 
+	/*
+	 * Straight into the caller's buffer when it can hold a record: the
+	 * checks below make any length safe (a longer record is read again
+	 * into our buffer, one in the data-loss window again exactly).
+	 */
+	if (dst && dstlen >= s->t.caps.min_record)
+		len = dstlen < s->t.caps.max_record ? dstlen : s->t.caps.max_record;
 	for (;;) {
 		direct = dst && dstlen >= len;
 		uint8_t *b = direct ? dst : s->buf;

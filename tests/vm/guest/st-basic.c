@@ -184,6 +184,25 @@ int main(void)
 	pattern(want, len_of[2], 2);
 	CHECK(n == (ssize_t)len_of[2] && memcmp(got, want, len_of[2]) == 0,
 	      "600000-byte record through a 900000-byte buffer is intact (got %zd)", n);
+	CHECK_EQ(tape_locate(t, 0, 1), 0, "locate to 1");
+	n = tape_read(t, got, 4096);
+	pattern(want, 4096, 1);
+	CHECK(n == 4096 && memcmp(got, want, 4096) == 0,
+	      "4096-byte record through a buffer of exactly 4096 bytes (got %zd)", n);
+	CHECK_EQ(tape_locate(t, 0, 1), 0, "locate to 1");
+	n = tape_read(t, got, 5000);
+	CHECK(n == 4096 && memcmp(got, want, 4096) == 0,
+	      "4096-byte record through a 5000-byte buffer (got %zd)", n);
+	n = tape_read(t, got, 2 * 600000 - 1);
+	pattern(want, len_of[2], 2);
+	CHECK(n == (ssize_t)len_of[2] && memcmp(got, want, len_of[2]) == 0,
+	      "600000-byte record through a buffer one byte short of twice it (got %zd)", n);
+	CHECK_EQ(tape_locate(t, 0, 2), 0, "locate to 2");
+	n = tape_read(t, got, 600000 - 1);
+	CHECK(n == -EOVERFLOW && tape_last(t)->residual == 600000 && memcmp(got, want, 600000 - 1) == 0,
+	      "600000-byte record through a buffer one byte short: -EOVERFLOW, residual %" PRIu64 ", data right",
+	      tape_last(t)->residual);
+	expect_filemark(t, "then the filemark at 3");
 
 	/* Space. */
 	tape_rewind(t);
