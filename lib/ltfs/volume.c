@@ -1064,11 +1064,32 @@ static int orphan_done(struct ltfs_volume *v, struct ltfs_node **dirp,
 }
 
 /*
+ * Is this record (at DP block b) the start of an index write that did not
+ * finish?  Its header names this very block and volume; a user's XML file
+ * does not.
+ */
+static bool torn_index(struct ltfs_volume *v, uint64_t b, const void *rec, size_t len)
+{
+	struct ltfs_index ix;
+	char why[LTFS_ERRLEN] = "";
+	bool torn;
+
+	if (len < 5 || memcmp(rec, "<?xml", 5))
+		return false;
+	if (ltfs_index_parse(rec, len, true, &ix, why))
+		return false;
+	torn = ix.self.part == v->dp_letter && ix.self.block == b &&
+	       !strcmp(ix.uuid, v->label.uuid);
+	ltfs_index_free(&ix);
+	return torn;
+}
+
+/*
  * Data records between the last index and EOD belong to files whose
  * metadata never reached tape.  Rather than leave them unreachable, make
  * each run of records between filemarks a file in /_ltfs_lostandfound
  * (named as ltfsck -f names them), so the bytes can still be salvaged.
- * Runs that begin like an index (a torn index write) are skipped.
+ * Runs that are a torn index write are skipped.
  */
 static int recover_orphans(struct ltfs_volume *v, uint64_t start, uint64_t eod,
 			   unsigned *files)
@@ -1111,7 +1132,7 @@ static int recover_orphans(struct ltfs_volume *v, uint64_t start, uint64_t eod,
 		if (skip)
 			continue;
 		if (!f) {
-			if (n >= 5 && !memcmp(v->rbuf, "<?xml", 5)) {
+			if (torn_index(v, b, v->rbuf, (size_t)n)) {
 				skip = true;
 				continue;
 			}

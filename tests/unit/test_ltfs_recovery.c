@@ -144,6 +144,16 @@ static void test_real_eom(void)
 	tape_close(t);
 }
 
+/* The unsynced files' bytes; the first is XML, like a torn index looks. */
+static void lost_data(int i, unsigned char *buf)
+{
+	static const char xml[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc>";
+
+	memcpy(buf, pool + i * 999, 200000);
+	if (i == 0)
+		memcpy(buf, xml, sizeof(xml) - 1);
+}
+
 /* Child: write and sync some files, then more without sync, then die. */
 static void killed_writer(const char *path)
 {
@@ -165,9 +175,13 @@ static void killed_writer(const char *path)
 	for (i = 0; i < 5; i++) {
 		char name[32];
 
+		unsigned char *buf = malloc(200000);
+
+		lost_data(i, buf);
 		snprintf(name, sizeof(name), "lost%d", i);
-		if (!put_file(v, 1, name, pool + i * 999, 200000, 65536))
+		if (!put_file(v, 1, name, buf, 200000, 65536))
 			_exit(6);
+		free(buf);
 	}
 	/* some of that reached the tape as records, none has an index */
 	kill(getpid(), SIGKILL);
@@ -219,13 +233,14 @@ static void test_killed(void)
 		const char *notice = ltfs_mount_notice(v);
 
 		for (i = 0; i < 5; i++)
-			memcpy(want + i * 200000, pool + i * 999, 200000);
+			lost_data(i, want + i * 200000);
 		snprintf(name, sizeof(name), "partitionb_block%llu_%ubytes",
 			 (unsigned long long)eod_before - 15, 15 * BS);
 		uid = lf ? lookup_uid(v, lf, name) : 0;
 		CHECK(uid != 0, "lost+found holds %s", name);
 		CHECK(uid && file_equals(v, uid, want, 15 * BS),
-		      "it holds the unsynced bytes that reached tape, in order");
+		      "it holds the unsynced bytes that reached tape, in order (XML data "
+		      "is not mistaken for a torn index)");
 		CHECK(notice && strstr(notice, "recovered") && strstr(notice, "_ltfs_lostandfound"),
 		      "mount notice: %s", notice ? notice : "(none)");
 		free(want);
