@@ -1,0 +1,68 @@
+# bench/lib.sh - what the fusetape benchmarks share (sourced; needs $bin,
+# $storages and a die function).  A scratch directory $work on tmpfs with
+# the mount point $mnt; the daemon runs in the foreground under bash's
+# "times" so its CPU use is known when it exits; everything is unmounted
+# and removed on exit.
+work=$(mktemp -d /dev/shm/fusetape-bench.XXXXXX)
+mnt=$work/mnt
+mkdir -p "$mnt"
+daemon_pid=
+cleanup() {
+	if mountpoint -q "$mnt" 2>/dev/null; then
+		umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
+	fi
+	if [ -n "$daemon_pid" ]; then
+		wait "$daemon_pid" 2>/dev/null || true
+	fi
+	for s in $storages; do rm -rf "$s/fusetape-bench.$$"; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+# mbps BYTES SECONDS
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? b / s / 1e6 : 0) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+drop_caches() {
+	sync
+	if echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
+		return 0
+	fi
+	caches_note="page cache could not be dropped here"
+	return 0
+}
+caches_note=
+
+# Start the daemon in the foreground (in the background of this shell) with
+# bash's "times" recording its CPU use when it exits.
+mount_volume() {
+	local img=$1 cpu=$2
+	# shellcheck disable=SC2016
+	bash -c '"$@"; rc=$?; times >&3; exit $rc' fusetape-bench \
+		"$bin/fusetape" -f "$img" "$mnt" 3>"$cpu" >"$work/daemon.log" 2>&1 &
+	daemon_pid=$!
+	for _ in $(seq 200); do
+		mountpoint -q "$mnt" && return 0
+		kill -0 "$daemon_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$work/daemon.log" >&2
+	die "fusetape did not mount $img"
+}
+# Unmount and wait for the daemon to finish writing the index and exit.
+unmount_volume() {
+	umount "$mnt" || die "umount $mnt failed"
+	wait "$daemon_pid" || { cat "$work/daemon.log" >&2; die "fusetape exited with an error"; }
+	daemon_pid=
+}
+# CPU seconds (user + sys) of the children line of bash's "times" output.
+cpu_seconds() {
+	sed -n 2p "$1" | awk '{
+		t = 0
+		for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+		printf "%.2f", t }'
+}
+
+# seconds between two now() stamps
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
