@@ -191,6 +191,30 @@ struct found_index {
 };
 
 /*
+ * Can the record at (part, block) be the first of an index there?  It must
+ * be XML with an <ltfsindex> root, and if its header is complete in this
+ * record, that header must name this very position.
+ */
+static bool index_start(struct ltfs_volume *v, unsigned part, uint64_t block,
+			const void *rec, size_t len)
+{
+	struct ltfs_index ix;
+	char why[LTFS_ERRLEN] = "";
+	bool ok;
+
+	if (len < 6 || (memcmp(rec, "<?xml", 5) && memcmp(rec, "<ltfs", 5)) ||
+	    !memmem(rec, len, "<ltfsindex", 10))
+		return false;
+	if (!memmem(rec, len, "<directory>", 11))
+		return true;	/* header continues in the next record */
+	if (ltfs_index_parse(rec, len, true, &ix, why))
+		return false;
+	ok = ix.self.part == part_letter(v, part) && ix.self.block == block;
+	ltfs_index_free(&ix);
+	return ok;
+}
+
+/*
  * Read the records from block start up to the next filemark or EOD and
  * parse them as an index whose self pointer must be (part, start).
  * *end_fm tells whether a filemark ended it, *then_eod whether EOD follows
@@ -238,8 +262,9 @@ static int read_index_at(struct ltfs_volume *v, unsigned part, uint64_t start,
 			rc = (int)n;
 			goto out;
 		}
-		/* a data segment is rejected by its first record */
-		if (len == 0 && (n < 6 || (memcmp(doc, "<?xml", 5) && memcmp(doc, "<ltfs", 5)))) {
+		/* a data segment is rejected by its first record, even one of
+		 * XML files, without reading all of it */
+		if (len == 0 && !index_start(v, part, start, doc, (size_t)n)) {
 			rc = -EMEDIUMTYPE;
 			goto out;
 		}
