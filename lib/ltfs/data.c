@@ -177,16 +177,23 @@ ssize_t ltfs_write(struct ltfs_volume *v, uint64_t uid, const void *buf,
 		return -ENOSPC;
 	while (done < len) {
 		size_t chunk = v->bs - v->wlen;
+		const unsigned char *rec = v->wbuf;
 
 		if (chunk > len - done)
 			chunk = len - done;
-		memcpy(v->wbuf + v->wlen, in + done, chunk);
-		v->wlen += chunk;
+		if (v->wlen == 0 && chunk == v->bs) {
+			/* a whole record of the caller's: write it from there */
+			rec = in + done;
+			v->wlen = v->bs;
+		} else {
+			memcpy(v->wbuf + v->wlen, in + done, chunk);
+			v->wlen += chunk;
+		}
 		done += chunk;
 		if (v->wlen == v->bs) {
 			rc = ltfs_locate(v, v->dp, v->dp_next);
 			if (!rc) {
-				ssize_t w = tape_write(v->t, v->wbuf, v->bs);
+				ssize_t w = tape_write(v->t, rec, v->bs);
 
 				rc = w < 0 ? (int)w : 0;
 				if (w < 0)
