@@ -1500,11 +1500,15 @@ static int open_transport(struct tdma *d, const char *path, unsigned flags,
 		d->use_sg = true;
 		d->align = 4;
 		d->max_xfer = 1u << 20;
+		/*
+		 * sg answers BLKSECTGET in bytes (6.1), newer kernels in sectors
+		 * capped at 65535: a value that small must be sectors.
+		 */
 		if (ioctl(d->fd, BLKSECTGET, &sectors) == 0 && sectors > 0) {
-			uint64_t b = (uint64_t)sectors * 512;
+			uint64_t b = sectors <= 0xFFFF ? (uint64_t)sectors * 512 : (uint64_t)sectors;
 
-			if (b > 4096)
-				d->max_xfer = b > (16u << 20) ? (16u << 20) : (uint32_t)b;
+			if (b >= 65536)
+				d->max_xfer = b > (16u << 20) ? (16u << 20) : (uint32_t)(b & ~4095ull);
 		}
 		return 0;
 	}
