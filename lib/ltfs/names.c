@@ -76,6 +76,10 @@ int ltfs_name_check(const char *name)
 		return -EILSEQ;
 	if (strchr(name, '/') || strchr(name, 0x1F))
 		return -EINVAL;
+	/* U+FFFE and U+FFFF cannot appear in XML at all (percent-encoding is
+	 * for ASCII): an index holding them would not parse again */
+	if (strstr(name, "\xef\xbf\xbe") || strstr(name, "\xef\xbf\xbf"))
+		return -EINVAL;
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return -EINVAL;
 	return 0;

@@ -78,6 +78,9 @@ static void test_names(void)
 	CHECK_EQ(ltfs_name_check("\xc0\xaf"), -EILSEQ, "overlong rejected");
 	CHECK_EQ(ltfs_name_check("a/b"), -EINVAL, "slash rejected");
 	CHECK_EQ(ltfs_name_check("a\x1f" "b"), -EINVAL, "0x1F rejected");
+	CHECK_EQ(ltfs_name_check("a\xef\xbf\xbe"), -EINVAL, "U+FFFE rejected (not XML)");
+	CHECK_EQ(ltfs_name_check("a\xef\xbf\xbf"), -EINVAL, "U+FFFF rejected (not XML)");
+	CHECK_EQ(ltfs_name_check("\xf0\x9f\x98\x80\xc2\x85"), 0, "emoji and C1 accepted");
 	CHECK_EQ(ltfs_name_check(""), -EINVAL, "empty rejected");
 	CHECK_EQ(ltfs_name_check(".."), -EINVAL, "dot-dot rejected");
 	{
@@ -778,6 +781,62 @@ static void test_big_index(void)
 	tape_close(t);
 }
 
+/* Names made of every kind of character survive an index round trip. */
+static void test_name_roundtrip(void)
+{
+	static const char *const parts[] = {
+		"a", "Z", "0", " ", ":", "%", "%25", "*", "?", "\"", "'", "<", ">", "&", "&amp;",
+		"]]>", "\x01", "\x09", "\x0a", "\x0d", "\x1e", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
+		"\xf0\x9f\x98\x80", "\xc2\x85", "\xef\xbb\xbf", ".", "..", "-", "\\",
+	};
+	const char *path = image_new("names.img", 32u << 20);
+	struct tape *t = tape_at(path, 0);
+	struct ltfs_volume *v;
+	struct ltfs_stat st;
+	static char names[300][128];
+	int i, made = 0, found = 0;
+
+	CHECK_EQ(format_default(t, 65536, "names"), 0, "format");
+	v = mount_rw(t);
+	if (!v)
+		return;
+	for (i = 0; i < 300; i++) {
+		int k, n = 1 + i % 12;
+
+		names[i][0] = 0;
+		for (k = 0; k < n; k++) {
+			uint32_t r;
+
+			fill_random(&r, sizeof(r));
+			strcat(names[i], parts[r % (sizeof(parts) / sizeof(parts[0]))]);
+		}
+		{
+			char suffix[16];
+
+			snprintf(suffix, sizeof(suffix), "#%d", i);	/* unique */
+			strcat(names[i], suffix);
+		}
+		if (ltfs_create(v, 1, names[i], &st) == 0) {
+			made++;
+			ltfs_forget(v, st.uid, 1);
+		} else {
+			names[i][0] = 0;
+		}
+	}
+	CHECK_EQ(made, 300, "300 names of mixed characters created");
+	CHECK_EQ(unmount_ok(v), 0, "unmount");
+	v = mount_rw(t);
+	if (!v)
+		return;
+	for (i = 0; i < 300; i++)
+		if (names[i][0] && lookup_uid(v, 1, names[i]))
+			found++;
+	CHECK_EQ(found, made, "every one found by its exact bytes after remount");
+	CHECK_EQ(v->ix.tree.root->nchild, (size_t)made, "and nothing else");
+	unmount_ok(v);
+	tape_close(t);
+}
+
 /* fusetape's extension for drives that cannot partition: one partition
  * holds labels, data and indexes. */
 static void test_single_partition(void)
@@ -845,6 +904,7 @@ int main(void)
 	test_format_layout();
 	test_big_index();
 	test_single_partition();
+	test_name_roundtrip();
 	tdir_clean();
 	return tap_done();
 }
