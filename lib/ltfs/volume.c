@@ -625,6 +625,9 @@ static struct ltfs_volume *volume_new(struct tape *t, const char *creator)
 	if (!v)
 		return NULL;
 	v->t = t;
+	/* the creator goes into every index as XML text */
+	if (creator && !ltfs_xml_text_ok(creator, strlen(creator)))
+		creator = NULL;
 	snprintf(v->creator, sizeof(v->creator), "%s - Linux",
 		 creator ? creator : LTFS_IMPL_NAME " " LTFS_IMPL_VERSION);
 	return v;
@@ -763,10 +766,16 @@ int ltfs_format(struct tape *t, const struct ltfs_format_opts *opts,
 		errf(err, "volume name \"%s\" is not a valid LTFS name", name);
 		return rc;
 	}
-	if (opts->barcode && (strlen(opts->barcode) > 32 ||
-			      ltfs_utf8_check(opts->barcode, strlen(opts->barcode)))) {
-		errf(err, "barcode \"%s\" is longer than 32 characters", opts->barcode);
-		return -EINVAL;
+	if (opts->barcode) {
+		const char *c;
+
+		for (c = opts->barcode; *c && *c >= 0x20 && *c < 0x7F; c++)
+			;
+		if (*c || c - opts->barcode > 32) {
+			errf(err, "barcode \"%s\" is not up to 32 printable ASCII characters",
+			     opts->barcode);
+			return -EINVAL;
+		}
 	}
 	if (bs < LTFS_MIN_BLOCKSIZE || bs > caps->max_record ||
 	    bs > TAPE_RECORD_MAX_SUPPORTED) {
