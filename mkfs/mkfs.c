@@ -308,6 +308,7 @@ int main(int argc, char **argv)
 	struct ltfs_label_info li;
 	char err[LTFS_ERRLEN > 256 ? LTFS_ERRLEN : 256] = "";
 	struct stat st;
+	int status = EXIT_FAILED;
 	int rc;
 
 	parse_args(argc, argv, &o);
@@ -354,8 +355,8 @@ int main(int argc, char **argv)
 	if (o.block_size > caps->max_record) {
 		fail("--block-size: %" PRIu64 " bytes is larger than the largest record "
 		     "this drive writes (%" PRIu32 " bytes)", o.block_size, caps->max_record);
-		tape_close(t);
-		return EXIT_USAGE;
+		status = EXIT_USAGE;
+		goto failed;
 	}
 	if (!o.single_partition && (caps->max_partitions < 2 || !caps->can_format)) {
 		fail("%s cannot be partitioned, and LTFS needs two partitions. "
@@ -367,11 +368,14 @@ int main(int argc, char **argv)
 
 		for (unsigned i = 0; i < med.partitions && i < TAPE_MAX_PARTITIONS; i++)
 			total += med.capacity[i];
-		/* what ltfs_format() needs: an index partition of 16 blocks and 32 more */
-		if (total < 48 * o.block_size) {
+		/* what ltfs_format() needs: an index partition of 16 blocks and
+		 * 32 more, or 32 in all on one partition */
+		uint64_t need = (o.single_partition ? 32 : 48) * o.block_size;
+
+		if (total < need) {
 			fail("%s is too small: %" PRIu64 " bytes, an LTFS volume with %" PRIu64
 			     "-byte blocks needs at least %" PRIu64, o.device, total,
-			     o.block_size, 48 * o.block_size);
+			     o.block_size, need);
 			goto failed;
 		}
 		if (o.have_ip_size && o.index_partition_size + 32 * o.block_size > total) {
@@ -393,10 +397,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, PROG ": --force: overwriting this volume:\n");
 			print_found(o.device, &li);
 		}
-	} else if (rc != -ENOENT) {
-		fail("%s: cannot read the medium to check for an existing volume: %s",
-		     o.device, strerror(-rc));
+	} else if (rc != -ENOENT && !o.force) {
+		fail("%s: cannot read the medium to check for an existing volume: %s "
+		     "(use --force to format it all the same)", o.device, strerror(-rc));
 		goto failed;
+	} else if (rc != -ENOENT && !quiet) {
+		fprintf(stderr, PROG ": --force: the medium does not read (%s); formatting it "
+			"all the same\n", strerror(-rc));
 	}
 
 	if (o.single_partition)
@@ -462,5 +469,5 @@ failed:
 	tape_close(t);
 	if (created_image && unlink(created_image) == 0)
 		fprintf(stderr, PROG ": removed the image %s again\n", created_image);
-	return EXIT_FAILED;
+	return status;
 }

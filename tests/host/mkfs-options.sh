@@ -99,6 +99,8 @@ expect_rc 0 "--index-partition-size" $T/mk4 "$MKFS" -f --index-partition-size 8M
 expect_grep "index partition of 8 MiB" $T/mk4 'partition 0  8388608 bytes'
 expect_rc 16 "block size above the drive's largest record (8M for images)" $T/out "$MKFS" -f -b 12M $img
 expect_grep "the drive's limit is named" $T/out 'largest record this drive writes \(8388608'
+expect_rc 16 "block size above the drive's limit on a new image" $T/out "$MKFS" -b 12M --image-size 512M $T/new.img
+check "the image made for the refused format was removed again" test ! -e $T/new.img
 expect_rc 0 "block size of exactly the drive's largest record" $T/out "$MKFS" -f -b 8M --image-size 512M $T/big.img
 expect_rc 16 "--index-partition-size under 16 blocks" $T/out "$MKFS" -f --index-partition-size 1M $img
 
