@@ -58,7 +58,10 @@
  *    (the one copy on the write side; callers that care use aligned
  *    buffers); reads go to the internal buffer and are copied out.
  *  - Open rewinds the tape (tracked positions need a known start).
- *  - Programmable early warning is not offered (can_set_early_warning 0).
+ *  - tape_set_early_warning() sets the drive's PROGRAMMABLE EARLY WARNING
+ *    SIZE (device configuration extension page, MB rounded up), which SSC
+ *    counts from the drive's own early-warning point, not from the end of
+ *    the partition: warnings come somewhat earlier than asked, never later.
  *  - Capacity and remaining space are reported as 0 (unknown) by drives
  *    without MAM.
  */
@@ -1390,6 +1393,37 @@ static int tdma_format(struct tape *t, unsigned nparts, const uint64_t *sizes)
 	return 0;
 }
 
+#define PAGE_DEVCONF_EXT_SUB 0x01	/* device configuration extension subpage */
+
+static int tdma_set_early_warning(struct tape *t, uint64_t bytes)
+{
+	struct tdma *d = D(t);
+	uint8_t page[64];
+	struct ssc_mode m;
+	uint64_t mb = bytes / 1000000 + (bytes % 1000000 != 0);
+	int len, rc;
+
+	rc = mode_sense(d, SSC_PAGE_DEVICE_CONFIGURATION, PAGE_DEVCONF_EXT_SUB, &m);
+	if (rc == 0 && (m.page_len < 8 || m.page_len > sizeof(page)))
+		rc = -EPROTO;
+	if (rc < 0)
+		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+	memcpy(page, m.page, m.page_len);
+	if (mb > 0xFFFF)
+		mb = 0xFFFF;
+	page[6] = (uint8_t)(mb >> 8);	/* PROGRAMMABLE EARLY WARNING SIZE */
+	page[7] = (uint8_t)mb;
+	len = ssc_build_mode_select(d->small, SMALL_BUF, false, m.device_specific, page,
+				    m.page_len);
+	if (len < 0)
+		return tape_fail(t, -EINVAL, TAPE_SENSE_ILLEGAL_REQUEST, 0);
+	rc = simple(d, ssc_cdb_mode_select6((uint8_t)len, true), TAPEDMA_DIR_TO_DEVICE,
+		    d->small, (size_t)len);
+	if (rc < 0)
+		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+	return clean_success(t);
+}
+
 static int tdma_get_attr(struct tape *t, uint32_t partition, uint16_t id,
 			 struct tape_attr *attr)
 {
@@ -1450,6 +1484,7 @@ static const struct tape_ops tdma_ops = {
 	.unload = tdma_unload,
 	.medium_info = tdma_medium_info,
 	.format = tdma_format,
+	.set_early_warning = tdma_set_early_warning,
 	.get_attr = tdma_get_attr,
 	.set_attr = tdma_set_attr,
 };
@@ -1681,6 +1716,15 @@ static void probe_partitions(struct tdma *d)
 	d->t.caps.can_format = d->t.caps.max_partitions > 1 && !pp.fdp;
 }
 
+static void probe_early_warning(struct tdma *d)
+{
+	struct ssc_mode m;
+
+	d->t.caps.can_set_early_warning =
+		mode_sense(d, SSC_PAGE_DEVICE_CONFIGURATION, PAGE_DEVCONF_EXT_SUB, &m) == 0 &&
+		m.page_len >= 8 && (m.page[0] & 0x40);
+}
+
 static void probe_mam(struct tdma *d)
 {
 	struct tape_attr a;
@@ -1751,6 +1795,7 @@ int tape_tapedma_open(const char *path, unsigned flags, struct tape **out,
 	probe_space16(d);
 	probe_partitions(d);
 	probe_mam(d);
+	probe_early_warning(d);
 	d->tracked = !(d->t.caps.can_locate && d->t.caps.can_read_position);
 	if (d->tracked && d->t.caps.max_partitions > 1) {
 		/* positions are tracked in one partition only */

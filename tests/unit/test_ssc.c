@@ -593,6 +593,8 @@ static struct sim {
 	bool space_refused;		/* SPACE: DATA PROTECT, as tgt on a read-only LU */
 	bool tgt;			/* tgt 1.0.85's SPACE, READ and BLANK CHECK (see test-hardware.md) */
 	uint32_t block_length;		/* of the mode block descriptor: 0 variable */
+	bool pew;			/* device configuration extension page (PEWS) */
+	uint16_t pews;
 	unsigned mode_selects;
 	unsigned commands, spaces, reads;
 } sim;
@@ -816,6 +818,14 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 				out[12 + 2 * k + 1] = 100;
 			return 0;
 		}
+		if ((c[2] & 0x3F) == SSC_PAGE_DEVICE_CONFIGURATION && c[3] == 1 && sim.pew) {
+			memset(out, 0, 4 + 32);
+			out[0] = 3 + 32;
+			out[4] = 0x50; out[5] = 0x01; out[7] = 0x1C;
+			out[4 + 6] = (uint8_t)(sim.pews >> 8);
+			out[4 + 7] = (uint8_t)sim.pews;
+			return 0;
+		}
 		if ((c[2] & 0x3F) != SSC_PAGE_DEVICE_CONFIGURATION || c[3])
 			return sim_sense(sense, sl, status, SSC_KEY_ILLEGAL_REQUEST, false, 0, 0x24, 0);
 		memset(out, 0, 28);
@@ -882,6 +892,11 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 		const uint8_t *pg = out + 4 + out[3];
 
 		sim.mode_selects++;
+		if (sim.pew && len == 36 && out[3] == 0 && pg[0] == 0x50 && pg[1] == 0x01 &&
+		    pg[3] == 0x1C && (c[1] & 0x10)) {
+			sim.pews = (uint16_t)(pg[6] << 8 | pg[7]);
+			return 0;
+		}
 		if (len == 12 && out[3] == 8 && (c[1] & 0x10) && out[0] == 0) {
 			/* header + block descriptor only, as tgt takes it */
 			if (out[4] != 0x5A || out[2] != 0x10)
@@ -1183,10 +1198,17 @@ static void test_backend_partitions(void)
 	int rc;
 
 	sim_reset_ex(true, true, true, true);
+	sim.pew = true;
 	rc = tape_tapedma_open("/dev/sim", 0, &t, err, sizeof(err));
 	CHECK(rc == 0 && t, "partitioned drive opens (%d %s)", rc, err);
 	if (!t)
 		return;
+	CHECK(tape_caps(t)->can_set_early_warning, "probe: programmable early warning");
+	rc = tape_set_early_warning(t, 5 * 1000 * 1000 + 1);
+	CHECK(rc == 0 && sim.pews == 6, "early warning 5 MB + 1 byte: PEWS 6 MB (rc %d, %u)",
+	      rc, sim.pews);
+	rc = tape_set_early_warning(t, 0);
+	CHECK(rc == 0 && sim.pews == 0, "early warning 0: PEWS 0");
 	CHECK(tape_caps(t)->max_partitions == TAPE_MAX_PARTITIONS && tape_caps(t)->can_format &&
 	      tape_caps(t)->has_mam, "probe: %u partitions, format, MAM",
 	      tape_caps(t)->max_partitions);
@@ -1251,6 +1273,9 @@ static void test_backend_partitions(void)
 	rc = tape_tapedma_open("/dev/sim", 0, &t, err, sizeof(err));
 	CHECK(rc == 0 && t && tape_caps(t)->max_partitions == 1 && !tape_caps(t)->can_format &&
 	      !tape_caps(t)->has_mam, "no LOCATE: one partition, no format, no MAM");
+	CHECK(t && !tape_caps(t)->can_set_early_warning &&
+	      tape_set_early_warning(t, 1000) == -EOPNOTSUPP,
+	      "no device configuration extension page: early warning EOPNOTSUPP");
 	tape_close(t);
 }
 
