@@ -530,6 +530,8 @@ int ltfs_flush_wbuf(struct ltfs_volume *v)
 	return 0;
 }
 
+static void refresh_space(struct ltfs_volume *v);
+
 int ltfs_write_index(struct ltfs_volume *v, unsigned part, const char *reason)
 {
 	struct ltfs_index *ix = &v->ix;
@@ -574,6 +576,8 @@ int ltfs_write_index(struct ltfs_volume *v, unsigned part, const char *reason)
 		v->dp_next = fm + 2 + nrec;
 		v->dp_gen = ix->generation;
 		v->dp_left -= v->dp_left < round4k(len) + 4096 ? v->dp_left : round4k(len) + 4096;
+		/* the drive knows better than the running estimate */
+		refresh_space(v);
 	} else {
 		v->ip_gen = ix->generation;
 		v->rvalid = false;	/* IP blocks were overwritten */
@@ -648,6 +652,11 @@ static void refresh_space(struct ltfs_volume *v)
 		v->dp_capacity = m.capacity[v->dp];
 		v->dp_left = m.remaining[v->dp];
 		v->ip_capacity = m.capacity[v->ip];
+		/* a drive that cannot tell: early warning and EOM decide */
+		if (!m.capacity[v->dp])
+			v->dp_left = UINT64_MAX / 4;
+	} else if (!v->dp_capacity) {
+		v->dp_left = UINT64_MAX / 4;
 	}
 }
 
