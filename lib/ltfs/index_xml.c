@@ -264,9 +264,11 @@ static int write_dir(xmlTextWriterPtr w, const struct ltfs_node *d, int depth)
 	W(write_u64(w, "fileuid", d->uid));
 	W(write_xattrs(w, d));
 	W(xmlTextWriterStartElement(w, X("contents")));
-	for (i = 0; i < d->nchild; i++) {
+	for (i = 0; i < d->nslot; i++) {
 		const struct ltfs_node *c = d->child[i];
 
+		if (!c)
+			continue;
 		if (c->type == LTFS_TYPE_DIR)
 			W(write_dir(w, c, depth + 1));
 		else

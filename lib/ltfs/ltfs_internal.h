@@ -91,9 +91,14 @@ struct ltfs_node {
 	bool openforwrite;
 	uint64_t nlookup;
 	struct timespec creation, change, modify, access, backup;
-	/* directories: children sorted by uid */
+	/*
+	 * directories: children sorted by uid in child[0..nslot); a removed
+	 * child leaves a NULL slot (its uid stays in child_uid for the binary
+	 * search) until compaction, so emptying a big directory is linear.
+	 */
 	struct ltfs_node **child;
-	size_t nchild, child_cap;
+	uint64_t *child_uid;
+	size_t nslot, nchild, child_cap;	/* nchild: live children */
 	uint64_t nsubdirs;
 	/* files: extents sorted by fileoffset, not overlapping */
 	struct ltfs_extent *ext;
@@ -131,7 +136,10 @@ int ltfs_tree_link(struct ltfs_tree *tr, struct ltfs_node *dir,
 		   struct ltfs_node *n);
 /* Take n out of its parent (name and child array); keeps n->name. */
 void ltfs_tree_unlink(struct ltfs_tree *tr, struct ltfs_node *n);
-/* Index of the first child with uid > after. */
+/* Give linked n a new name (malloc'd, taken over) in the same directory:
+ * -EEXIST if taken. */
+int ltfs_tree_rename(struct ltfs_tree *tr, struct ltfs_node *n, char *newname);
+/* Slot of the first child with uid > after (slots may be NULL: skip them). */
 size_t ltfs_dir_seek(const struct ltfs_node *dir, uint64_t after);
 
 /* Extents.  bs: block size for normalising (startblock, byteoffset). */

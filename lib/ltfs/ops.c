@@ -338,10 +338,23 @@ int ltfs_rename(struct ltfs_volume *v, uint64_t dir, const char *name,
 			return -ENOTEMPTY;
 		remove_node(v, dst);
 	}
-	ltfs_tree_unlink(tr, src);
-	rc = relink(v, src, nd, newname);
-	if (rc)
-		return rc;
+	if (d == nd) {
+		/* same directory: the uid order is unchanged, only the name */
+		char *nm = strdup(newname);
+
+		if (!nm)
+			return -ENOMEM;
+		rc = ltfs_tree_rename(tr, src, nm);
+		if (rc) {
+			free(nm);
+			return rc;
+		}
+	} else {
+		ltfs_tree_unlink(tr, src);
+		rc = relink(v, src, nd, newname);
+		if (rc)
+			return rc;
+	}
 	now = ltfs_now();
 	src->change = now;
 	touch_dir(d, now);
@@ -360,10 +373,12 @@ int ltfs_readdir(struct ltfs_volume *v, uint64_t dir, uint64_t cookie,
 	d = get_dir(v, dir, &rc);
 	if (!d)
 		return rc;
-	for (i = ltfs_dir_seek(d, cookie); i < d->nchild; i++) {
+	for (i = ltfs_dir_seek(d, cookie); i < d->nslot; i++) {
 		struct ltfs_node *c = d->child[i];
 		struct ltfs_stat st;
 
+		if (!c)
+			continue;	/* a removed entry's slot */
 		ltfs_stat_fill(c, &st);
 		if (fill(ctx, c->name, &st, c->uid))
 			break;

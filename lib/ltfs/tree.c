@@ -88,6 +88,7 @@ void ltfs_node_free(struct ltfs_node *n)
 	free(n->xattr);
 	free(n->name);
 	free(n->child);
+	free(n->child_uid);
 	free(n->ext);
 	free(n->symlink);
 	free(n->preserved);
@@ -199,12 +200,12 @@ struct ltfs_node *ltfs_tree_lookup(const struct ltfs_tree *tr,
 
 size_t ltfs_dir_seek(const struct ltfs_node *dir, uint64_t after)
 {
-	size_t lo = 0, hi = dir->nchild;
+	size_t lo = 0, hi = dir->nslot;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (dir->child[mid]->uid <= after)
+		if (dir->child_uid[mid] <= after)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -212,47 +213,31 @@ size_t ltfs_dir_seek(const struct ltfs_node *dir, uint64_t after)
 	return lo;
 }
 
-int ltfs_tree_link(struct ltfs_tree *tr, struct ltfs_node *dir,
-		   struct ltfs_node *n)
+/* Squeeze out the NULL slots. */
+static void dir_compact(struct ltfs_node *dir)
 {
-	size_t pos, h;
+	size_t i, k = 0;
 
-	if (ltfs_tree_lookup(tr, dir, n->name))
-		return -EEXIST;
-	if (dir->nchild == dir->child_cap) {
-		size_t cap = dir->child_cap ? dir->child_cap * 2 : 4;
-		struct ltfs_node **c = realloc(dir->child, cap * sizeof(*c));
-
-		if (!c)
-			return -ENOMEM;
-		dir->child = c;
-		dir->child_cap = cap;
+	for (i = 0; i < dir->nslot; i++) {
+		if (dir->child[i]) {
+			dir->child[k] = dir->child[i];
+			dir->child_uid[k] = dir->child_uid[i];
+			k++;
+		}
 	}
-	if (tr->named + 1 > tr->name_cap && grow_name(tr))
-		return -ENOMEM;
-	pos = ltfs_dir_seek(dir, n->uid);
-	memmove(dir->child + pos + 1, dir->child + pos,
-		(dir->nchild - pos) * sizeof(*dir->child));
-	dir->child[pos] = n;
-	dir->nchild++;
-	n->parent = dir;
-	if (n->type == LTFS_TYPE_DIR)
-		dir->nsubdirs++;
-	h = hash_name(dir->uid, n->name) & (tr->name_cap - 1);
-	n->name_next = tr->name_tab[h];
-	tr->name_tab[h] = n;
-	tr->named++;
-	return 0;
+	dir->nslot = k;
 }
 
-void ltfs_tree_unlink(struct ltfs_tree *tr, struct ltfs_node *n)
+static size_t name_slot(const struct ltfs_tree *tr, const struct ltfs_node *dir,
+			const char *name)
 {
-	struct ltfs_node *dir = n->parent, **pp;
-	size_t pos;
+	return hash_name(dir->uid, name) & (tr->name_cap - 1);
+}
 
-	if (!dir)
-		return;
-	pp = &tr->name_tab[hash_name(dir->uid, n->name) & (tr->name_cap - 1)];
+static void name_del(struct ltfs_tree *tr, struct ltfs_node *n)
+{
+	struct ltfs_node **pp = &tr->name_tab[name_slot(tr, n->parent, n->name)];
+
 	for (; *pp; pp = &(*pp)->name_next) {
 		if (*pp == n) {
 			*pp = n->name_next;
@@ -261,13 +246,94 @@ void ltfs_tree_unlink(struct ltfs_tree *tr, struct ltfs_node *n)
 		}
 	}
 	n->name_next = NULL;
+}
+
+static void name_add(struct ltfs_tree *tr, struct ltfs_node *n)
+{
+	size_t h = name_slot(tr, n->parent, n->name);
+
+	n->name_next = tr->name_tab[h];
+	tr->name_tab[h] = n;
+	tr->named++;
+}
+
+int ltfs_tree_link(struct ltfs_tree *tr, struct ltfs_node *dir,
+		   struct ltfs_node *n)
+{
+	size_t pos;
+
+	if (ltfs_tree_lookup(tr, dir, n->name))
+		return -EEXIST;
+	if (dir->nslot == dir->child_cap && dir->nslot > 2 * dir->nchild)
+		dir_compact(dir);
+	if (dir->nslot == dir->child_cap) {
+		size_t cap = dir->child_cap ? dir->child_cap * 2 : 4;
+		struct ltfs_node **c = realloc(dir->child, cap * sizeof(*c));
+		uint64_t *u;
+
+		if (!c)
+			return -ENOMEM;
+		dir->child = c;
+		u = realloc(dir->child_uid, cap * sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+		dir->child_uid = u;
+		dir->child_cap = cap;
+	}
+	if (tr->named + 1 > tr->name_cap && grow_name(tr))
+		return -ENOMEM;
+	pos = ltfs_dir_seek(dir, n->uid);
+	if (pos > 0 && !dir->child[pos - 1]) {
+		/* reuse the hole just before: order stays sorted */
+		pos--;
+	} else {
+		memmove(dir->child + pos + 1, dir->child + pos,
+			(dir->nslot - pos) * sizeof(*dir->child));
+		memmove(dir->child_uid + pos + 1, dir->child_uid + pos,
+			(dir->nslot - pos) * sizeof(*dir->child_uid));
+		dir->nslot++;
+	}
+	dir->child[pos] = n;
+	dir->child_uid[pos] = n->uid;
+	dir->nchild++;
+	n->parent = dir;
+	if (n->type == LTFS_TYPE_DIR)
+		dir->nsubdirs++;
+	name_add(tr, n);
+	return 0;
+}
+
+void ltfs_tree_unlink(struct ltfs_tree *tr, struct ltfs_node *n)
+{
+	struct ltfs_node *dir = n->parent;
+	size_t pos;
+
+	if (!dir)
+		return;
+	name_del(tr, n);
 	pos = ltfs_dir_seek(dir, n->uid - 1);
-	if (pos < dir->nchild && dir->child[pos] == n) {
-		memmove(dir->child + pos, dir->child + pos + 1,
-			(dir->nchild - pos - 1) * sizeof(*dir->child));
+	if (pos < dir->nslot && dir->child[pos] == n) {
+		dir->child[pos] = NULL;
 		dir->nchild--;
+		if (pos == dir->nslot - 1)
+			dir->nslot--;
+		else if (dir->nslot > 64 && dir->nslot > 2 * dir->nchild)
+			dir_compact(dir);
 	}
 	if (n->type == LTFS_TYPE_DIR)
 		dir->nsubdirs--;
 	n->parent = NULL;
+}
+
+int ltfs_tree_rename(struct ltfs_tree *tr, struct ltfs_node *n, char *newname)
+{
+	struct ltfs_node *dir = n->parent;
+
+	if (ltfs_tree_lookup(tr, dir, newname))
+		return -EEXIST;
+	name_del(tr, n);
+	free(n->name);
+	n->name = newname;
+	name_add(tr, n);
+	return 0;
 }

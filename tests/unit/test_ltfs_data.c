@@ -402,6 +402,100 @@ static void test_namespace(const char *path)
 	tape_close(t);
 }
 
+struct rdall {
+	uint64_t *uids;
+	int n;
+};
+
+static int rdall_fill(void *ctx, const char *name, const struct ltfs_stat *st, uint64_t next)
+{
+	struct rdall *r = ctx;
+
+	r->uids[r->n++] = st->uid;
+	return r->n % 100 == 0;	/* stop often: resume by cookie */
+}
+
+/* Every entry exactly once, in uid order, resuming by cookie. */
+static int list_dir(struct ltfs_volume *v, uint64_t dir, uint64_t *uids)
+{
+	struct rdall r = { uids, 0 };
+	int before;
+
+	do {
+		before = r.n;
+		ltfs_readdir(v, dir, r.n ? uids[r.n - 1] : 0, rdall_fill, &r);
+	} while (r.n != before && r.n % 100 == 0);
+	return r.n;
+}
+
+/* A big directory emptied from the front and refilled stays consistent. */
+static void test_big_dir(const char *path)
+{
+	struct tape *t = tape_at(path, 0);
+	struct ltfs_volume *v;
+	struct ltfs_stat st;
+	static uint64_t made[3000], seen[4000];
+	static bool live[3000];
+	char name[32];
+	int i, n, want, bad = 0;
+	uint64_t dir;
+
+	CHECK_EQ(format_default(t, 65536, "bigdir"), 0, "format");
+	v = mount_rw(t);
+	if (!v)
+		return;
+	ltfs_mkdir(v, 1, "d", &st);
+	dir = st.uid;
+	for (i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		ltfs_create(v, dir, name, &st);
+		made[i] = st.uid;
+		live[i] = true;
+	}
+	/* remove from the front, every third kept; rename some in place */
+	for (i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		if (i % 3 == 0) {
+			char nn[32];
+
+			snprintf(nn, sizeof(nn), "m%d", i);
+			if (ltfs_rename(v, dir, name, dir, nn, 0))
+				bad++;
+			continue;
+		}
+		if (ltfs_unlink(v, dir, name))
+			bad++;
+		live[i] = false;
+	}
+	CHECK_EQ(bad, 0, "2000 unlinks and 1000 same-directory renames");
+	n = list_dir(v, dir, seen);
+	for (i = 0, want = 0; i < 3000; i++)
+		if (live[i] && (want >= n || seen[want++] != made[i]))
+			bad++;
+	CHECK(bad == 0 && n == 1000, "readdir lists the 1000 left, in uid order (%d)", n);
+	/* moves out and back in reuse the slots */
+	for (i = 0; i < 3000; i += 3) {
+		snprintf(name, sizeof(name), "m%d", i);
+		ltfs_rename(v, dir, name, 1, name, 0);
+		ltfs_rename(v, 1, name, dir, name, 0);
+	}
+	n = list_dir(v, dir, seen);
+	for (i = 0, want = 0; i < 3000; i++)
+		if (live[i] && (want >= n || seen[want++] != made[i]))
+			bad++;
+	CHECK(bad == 0 && n == 1000, "still exactly those after moving out and back");
+	CHECK_EQ(ltfs_getattr(v, dir, &st), 0, "getattr");
+	CHECK_EQ(unmount_ok(v), 0, "unmount");
+	v = mount_rw(t);
+	n = v ? list_dir(v, dir, seen) : -1;
+	CHECK_EQ(n, 1000, "1000 entries after remount");
+	CHECK(v && lookup_uid(v, dir, "m2997") == made[2997] && !lookup_uid(v, dir, "n1"),
+	      "names after remount");
+	if (v)
+		unmount_ok(v);
+	tape_close(t);
+}
+
 /* Random writes, overwrites, truncations and syncs on a few files, checked
  * against a model after every step and across remounts. */
 static void test_random_ops(const char *path)
@@ -504,6 +598,7 @@ int main(void)
 	test_files(image_new("data.img", 256ull << 20));
 	test_namespace(image_new("ns.img", 64ull << 20));
 	test_random_ops(image_new("rnd.img", 512ull << 20));
+	test_big_dir(image_new("bigdir.img", 64ull << 20));
 	tdir_clean();
 	return tap_done();
 }
