@@ -37,15 +37,19 @@
  *  - MAM: READ ATTRIBUTE answered with "invalid opcode" means no MAM.
  *
  * Read strategy (tgt's variable-block READ returns only L-B bytes of a
- * B-byte record when the allocation L is between B and 2B): reads go into
- * the caller's buffer only when it is aligned for DMA and at least
- * read_len = min(2 * max_record, max transfer) long; otherwise into an
- * internal aligned buffer of read_len bytes, copied out afterwards.  A
- * record that still falls into the danger zone (only possible for records
- * larger than max_record, which tgt accepts but does not advertise), or a
- * record longer than the allocation (tgt transfers nothing then), is read
- * again after spacing back one block, with an allocation of at least
- * twice its now known length.
+ * B-byte record when the allocation L is between B and 2B): a READ goes
+ * straight into the caller's buffer when tapedma.ko can map it, with
+ * L = the buffer's length, but never more than read_len = min(2 *
+ * max_record, max transfer).  The first short record that falls into the
+ * danger zone is read again, twice, into buffers filled with different
+ * bytes, and compared with a safe read (L >= 2B): a drive that passes
+ * keeps reading zero-copy into any buffer; a drive that fails (tgt) reads
+ * into the caller's buffer only if it holds read_len bytes, and otherwise
+ * into an internal buffer of read_len bytes that is copied out.  A record
+ * that still falls into the zone (only records beyond max_record, which
+ * tgt accepts but does not advertise), or one longer than the allocation
+ * (tgt transfers nothing then), is read again after spacing back one
+ * block, with room for twice its now known length.
  *
  * Deviations from tape.h, forced by drives:
  *  - A write past the end of the medium on tgt succeeds with sense
@@ -106,6 +110,11 @@ struct tdma {
 	bool rp_long;		/* READ POSITION long form works */
 	bool locate16, space16;
 	bool space_refused;	/* SPACE gets DATA PROTECT (read-only tgt LU): move by reading */
+	/*
+	 * Short records read with alloc < 2 * length: 0 not known yet, 1 they
+	 * arrive whole (SSC), -1 only alloc - length bytes arrive (tgt).
+	 */
+	int8_t short_read;
 	unsigned partitions;	/* partitions on the loaded medium */
 
 	/* tracked position and what we know of the partition's layout */
@@ -798,7 +807,7 @@ static int read_cmd(struct tdma *d, void *dst, uint32_t alloc, enum rec_kind *ki
 			 * tgt: only alloc - reclen bytes arrive when reclen <
 			 * alloc < 2 * reclen.  Trust the data only outside that zone.
 			 */
-			*valid = 2 * *reclen <= alloc ? *reclen : 0;
+			*valid = 2 * *reclen <= alloc || d->short_read > 0 ? *reclen : 0;
 		} else {
 			*reclen = alloc + (uint64_t)-d->sense.info;
 			*valid = 0;	/* an SSC drive sends alloc bytes, tgt none */
@@ -820,27 +829,88 @@ static uint32_t round_up(uint32_t v, uint32_t a)
 	return (v + a - 1) / a * a;
 }
 
+/*
+ * Read the record just passed once more: SPACE back one block, READ with
+ * alloc bytes into dst.  The record must be the same length again.
+ */
+static int reread(struct tdma *d, void *dst, uint32_t alloc, uint64_t reclen)
+{
+	struct ssc_cdb back = ssc_cdb_space6(SSC_SPACE_BLOCKS, -1);
+	uint64_t reclen2 = 0, valid;
+	enum rec_kind kind;
+	struct outcome o;
+	int rc = run(d, &back, TAPEDMA_DIR_NONE, NULL, 0, SSC_CLASS_SPACE, &o);
+
+	if (rc == 0) {
+		if (d->tracked)
+			d->pos--;
+		rc = read_cmd(d, dst, alloc, &kind, &reclen2, &valid);
+		if (rc == 0 && (kind != REC_DATA || reclen2 != reclen))
+			rc = -EIO;
+	}
+	if (rc < 0) {
+		d->pos_known = false;
+		return rc;
+	}
+	if (d->tracked)
+		d->pos++;
+	return 0;
+}
+
+/*
+ * A short record of reclen bytes came back from a READ of alloc bytes with
+ * reclen < alloc < 2 * reclen, where tgt delivers only alloc - reclen
+ * bytes.  Find out once per handle whether this drive does that: read the
+ * record safely into ref (ref_alloc >= 2 * reclen or == reclen), then twice
+ * more with the same alloc into buffers pre-filled with two different
+ * bytes.  A drive that delivers the whole record leaves no trace of either.
+ */
+static int calibrate_short_reads(struct tdma *d, uint8_t *ref, uint32_t ref_alloc,
+				 uint32_t alloc, uint64_t reclen)
+{
+	uint8_t *probe = NULL;
+	int pass, rc;
+
+	if (posix_memalign((void **)&probe, 4096, alloc))
+		return -ENOMEM;
+	rc = reread(d, ref, ref_alloc, reclen);
+	for (pass = 0; rc == 0 && pass < 2; pass++) {
+		memset(probe, pass ? 0xFF : 0x00, alloc);
+		rc = reread(d, probe, alloc, reclen);
+		if (rc == 0 && memcmp(probe, ref, reclen) != 0) {
+			d->short_read = -1;
+			break;
+		}
+	}
+	if (rc == 0 && d->short_read == 0)
+		d->short_read = 1;
+	free(probe);
+	return rc;
+}
+
 static ssize_t tdma_read(struct tape *t, void *buf, size_t len)
 {
 	struct tdma *d = D(t);
-	bool direct = len >= d->read_len && fits_dma(d, buf, d->read_len);
-	/*
-	 * Never more than read_len, even into a bigger buffer: tgt sends
-	 * alloc - B bytes for a B-byte record, so a bigger allocation only
-	 * moves garbage.
-	 */
+	uint8_t *dst = d->iobuf, *big = NULL;
 	uint32_t alloc = d->read_len;
-	uint8_t *dst = direct ? buf : d->iobuf;
-	uint8_t *big = NULL;
 	uint64_t reclen = 0, valid = 0, n;
 	enum rec_kind kind;
 	int rc;
 
 	if (d->tracked && need_position(d) < 0)
 		return -EIO;
-	alloc -= alloc % d->align;
-	if (alloc > SSC_XFER6_MAX)
-		alloc = SSC_XFER6_MAX - SSC_XFER6_MAX % d->align;
+	if (len >= d->read_len && fits_dma(d, buf, d->read_len)) {
+		/*
+		 * Never more than read_len, even into a bigger buffer: tgt
+		 * sends alloc - B bytes for a B-byte record, so a bigger
+		 * allocation only moves garbage.
+		 */
+		dst = buf;
+	} else if (d->short_read >= 0 && len && len <= SSC_XFER6_MAX && fits_dma(d, buf, len)) {
+		/* the caller's buffer as it is, unless the drive has tgt's bug */
+		dst = buf;
+		alloc = (uint32_t)len;
+	}
 	rc = read_cmd(d, dst, alloc, &kind, &reclen, &valid);
 	if (rc < 0)
 		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
@@ -862,17 +932,13 @@ static ssize_t tdma_read(struct tape *t, void *buf, size_t len)
 	}
 	if (valid < reclen && valid < len) {
 		/*
-		 * The record was longer than the allocation, or fell in tgt's
-		 * data-loss zone: read it again with room for twice its length.
+		 * The record was longer than the allocation, or fell where tgt
+		 * loses data: read it again with room for twice its length
+		 * (or exactly its length, which is safe on tgt too).
 		 */
-		struct outcome o;
-		struct ssc_cdb back = ssc_cdb_space6(SSC_SPACE_BLOCKS, -1);
-		uint64_t want = 2 * reclen;
+		uint64_t want = 2 * reclen <= d->max_xfer ? 2 * reclen : reclen;
 		uint32_t alloc2;
-		uint64_t reclen2;
 
-		if (want > d->max_xfer)
-			want = reclen;	/* an exact allocation is safe on tgt too */
 		if (want > d->max_xfer || want > SSC_XFER6_MAX) {
 			t->last.sense = TAPE_SENSE_RECORD_LENGTH;
 			t->last.residual = reclen;
@@ -881,19 +947,12 @@ static ssize_t tdma_read(struct tape *t, void *buf, size_t len)
 		alloc2 = want == reclen ? (uint32_t)want : round_up((uint32_t)want, d->align);
 		if (posix_memalign((void **)&big, 4096, alloc2))
 			return tape_fail(t, -ENOMEM, TAPE_SENSE_NONE, 0);
-		rc = run(d, &back, TAPEDMA_DIR_NONE, NULL, 0, SSC_CLASS_SPACE, &o);
-		if (rc == 0) {
-			if (d->tracked)
-				d->pos--;
-			rc = read_cmd(d, big, alloc2, &kind, &reclen2, &valid);
-			if (rc == 0 && (kind != REC_DATA || reclen2 != reclen || valid < reclen))
-				rc = -EIO;
-			if (rc == 0 && d->tracked)
-				d->pos++;
-		}
+		if (d->short_read == 0 && reclen < alloc)
+			rc = calibrate_short_reads(d, big, alloc2, alloc, reclen);
+		else
+			rc = reread(d, big, alloc2, reclen);
 		if (rc < 0) {
 			free(big);
-			d->pos_known = false;
 			return tape_fail(t, rc, t->last.sense ? t->last.sense
 							      : TAPE_SENSE_MEDIUM_ERROR, 0);
 		}
@@ -903,8 +962,9 @@ static ssize_t tdma_read(struct tape *t, void *buf, size_t len)
 	if (dst != buf && n)
 		/*
 		 * The only copy of record data in this backend: the caller's
-		 * buffer was too small or unaligned for a safe zero-copy READ,
-		 * or the record needed a second, larger READ.
+		 * buffer could not be mapped for DMA or is too small for a
+		 * safe READ on a drive with tgt's bug, or the record needed a
+		 * second READ.
 		 */
 		memcpy(buf, dst, n);
 	free(big);

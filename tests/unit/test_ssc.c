@@ -597,6 +597,7 @@ static struct sim {
 	uint16_t pews;
 	unsigned mode_selects;
 	unsigned commands, spaces, reads;
+	uint32_t last_alloc;		/* of the last READ */
 } sim;
 
 #define SIMP (sim.p[sim.part])
@@ -845,6 +846,7 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 		uint32_t alloc = be24(c + 2), rl;
 
 		sim.reads++;
+		sim.last_alloc = alloc;
 		if (sim.pos >= SIMP.nobj && sim.tgt)	/* phantom EOD: EOM, no information */
 			return sim_sense(sense, sl, status, 0x40 | SSC_KEY_BLANK_CHECK, false, 0, 0, 0);
 		if (sim.pos >= SIMP.nobj)
@@ -1527,6 +1529,46 @@ static void test_backend_sim(void)
 	CHECK(rc == -ENODATA && sim_where(t) == SIM_N, "no SPACE: locate past EOD");
 	CHECK_EQ(sim.spaces, 1, "SPACE was tried once, then not again");
 	tape_close(t);
+
+	/* short records in the danger zone: calibrated once, then zero-copy or safe */
+	{
+		static const uint32_t zone[] = { 300000, 300000, 300000, 0 };
+		uint8_t *abuf = NULL;
+		int bug;
+
+		if (posix_memalign((void **)&abuf, 4096, 524288)) {
+			free(buf);
+			return;
+		}
+		for (bug = 0; bug < 2; bug++) {
+			const char *what = bug ? "tgt's read bug" : "SSC drive";
+			unsigned r0;
+
+			t = sim_open(false, false);
+			if (!t)
+				break;
+			sim_preload(zone, 4);
+			sim.tgt_read_bug = bug;
+			r0 = sim.reads;
+			n = tape_read(t, abuf, 524288);
+			CHECK(n == 300000 && same_pattern(abuf, 300000, 0) && sim.reads - r0 == (bug ? 3u : 4u) &&
+			      sim_where(t) == 1, "%s: first 300000-byte record into 512 KiB: whole, "
+			      "after calibrating (%zd, %u READs)", what, n, sim.reads - r0);
+			r0 = sim.reads;
+			n = tape_read(t, abuf, 524288);
+			CHECK(n == 300000 && same_pattern(abuf, 300000, 1) && sim.reads - r0 == 1 &&
+			      sim.last_alloc == (bug ? 2u << 20 : 524288u),
+			      "%s: next one in one READ of %u bytes (%s)", what, sim.last_alloc,
+			      bug ? "internal buffer, copied" : "into the caller's buffer");
+			n = tape_read(t, abuf + 4, 400000);
+			CHECK(n == 300000 && same_pattern(abuf + 4, 300000, 2),
+			      "%s: into a 400000-byte buffer at an offset", what);
+			n = tape_read(t, abuf, 524288);
+			CHECK(n == 0 && tape_last(t)->sense == TAPE_SENSE_FILEMARK, "%s: then the filemark", what);
+			tape_close(t);
+		}
+		free(abuf);
+	}
 
 	/* early warning and end of medium */
 	t = sim_open(false, false);
