@@ -135,17 +135,19 @@ fail:
 	return -ENOMEM;
 }
 
-static int write_name(xmlTextWriterPtr w, const char *name)
+/* A "nametype" element (name, xattr key, symlink target), percent-encoded
+ * where it holds ':', '%' or control characters, as the reference does. */
+static int write_nametype(xmlTextWriterPtr w, const char *tag, const char *name)
 {
 	char *enc;
 	int rc;
 
 	if (!ltfs_name_needs_encoding(name))
-		return xmlTextWriterWriteElement(w, X("name"), X(name));
+		return xmlTextWriterWriteElement(w, X(tag), X(name));
 	enc = ltfs_name_encode(name);
 	if (!enc)
 		return -1;
-	rc = xmlTextWriterStartElement(w, X("name"));
+	rc = xmlTextWriterStartElement(w, X(tag));
 	if (rc >= 0)
 		rc = xmlTextWriterWriteAttribute(w, X("percentencoded"), X("true"));
 	if (rc >= 0)
@@ -167,7 +169,7 @@ static int write_xattrs(xmlTextWriterPtr w, const struct ltfs_node *n)
 		const struct ltfs_xattr *a = &n->xattr[i];
 
 		W(xmlTextWriterStartElement(w, X("xattr")));
-		W(xmlTextWriterWriteElement(w, X("key"), X(a->key)));
+		W(write_nametype(w, "key", a->key));
 		if (ltfs_xml_text_ok(a->value, a->size)) {
 			char *text = malloc(a->size + 1);
 			int rc;
@@ -209,7 +211,7 @@ static int write_file(xmlTextWriterPtr w, const struct ltfs_node *n)
 	bool link = n->type == LTFS_TYPE_SYMLINK;
 
 	W(xmlTextWriterStartElement(w, X("file")));
-	W(write_name(w, n->name));
+	W(write_nametype(w, "name", n->name));
 	W(write_u64(w, "length", link ? 0 : n->length));
 	W(write_bool(w, "readonly", link ? true : n->readonly));
 	W(write_time(w, "creationtime", &n->creation));
@@ -222,7 +224,7 @@ static int write_file(xmlTextWriterPtr w, const struct ltfs_node *n)
 		W(write_bool(w, "openforwrite", true));
 	W(write_xattrs(w, n));
 	if (link) {
-		W(xmlTextWriterWriteElement(w, X("symlink"), X(n->symlink)));
+		W(write_nametype(w, "symlink", n->symlink));
 	} else if (n->next) {
 		W(xmlTextWriterStartElement(w, X("extentinfo")));
 		for (i = 0; i < n->next; i++) {
@@ -254,7 +256,7 @@ static int write_dir(xmlTextWriterPtr w, const struct ltfs_node *d, int depth)
 	if (depth > LTFS_MAX_DEPTH)
 		return -1;
 	W(xmlTextWriterStartElement(w, X("directory")));
-	W(write_name(w, d->name ? d->name : ""));
+	W(write_nametype(w, "name", d->name ? d->name : ""));
 	W(write_bool(w, "readonly", d->readonly));
 	W(write_time(w, "creationtime", &d->creation));
 	W(write_time(w, "changetime", &d->change));
@@ -587,6 +589,31 @@ static int xr_part(struct xr *x, char *part)
 	return 0;
 }
 
+/* The text of a nametype element, percent-decoded if it says so. */
+static int xr_nametype(struct xr *x, char **out)
+{
+	xmlChar *pe = xmlTextReaderGetAttribute(x->r, X("percentencoded"));
+	bool enc = pe && !strcmp((const char *)pe, "true");
+	char *t, *d;
+	int rc;
+
+	xmlFree(pe);
+	rc = xr_text(x, &t);
+	if (rc || !enc) {
+		*out = t;
+		return rc;
+	}
+	d = ltfs_name_decode(t);
+	if (!d) {
+		set_err(x->err, "bad percent-encoding in \"%s\"", t);
+		free(t);
+		return -EUCLEAN;
+	}
+	free(t);
+	*out = d;
+	return 0;
+}
+
 /* <name [percentencoded="true"]>: checked for the rules of ltfs_name_check. */
 static int xr_name_el(struct xr *x, char **out, bool root)
 {
@@ -650,7 +677,7 @@ static int xr_xattrs(struct xr *x, struct ltfs_node *n, struct ltfs_tree *tr)
 			while ((rc = xr_next_child(x, d2)) == 1) {
 				if (!strcmp(xr_name(x), "key")) {
 					free(key);
-					rc = xr_text(x, &key);
+					rc = xr_nametype(x, &key);
 				} else if (!strcmp(xr_name(x), "value")) {
 					xmlChar *type = xmlTextReaderGetAttribute(x->r, X("type"));
 
@@ -908,7 +935,7 @@ static int xr_file(struct xr *x, struct ltfs_tree *tr, struct ltfs_node *dir)
 		} else if (!strcmp(nm, "symlink")) {
 			free(n->symlink);
 			n->symlink = NULL;
-			rc = xr_text(x, &n->symlink);
+			rc = xr_nametype(x, &n->symlink);
 			if (!rc) {
 				n->type = LTFS_TYPE_SYMLINK;
 				tr->meta_bytes += strlen(n->symlink);

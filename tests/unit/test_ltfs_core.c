@@ -152,7 +152,8 @@ static void test_index_roundtrip(void)
 		"<byteoffset>0</byteoffset>", "<bytecount>2000000</bytecount>",
 		"</file>", "<directory>", "<name>sub</name>", "<fileuid>3</fileuid>",
 		"<file>", "<name>link</name>", "<length>0</length>",
-		"<readonly>true</readonly>", "<fileuid>4</fileuid>", "<symlink>../a:b%c</symlink>",
+		"<readonly>true</readonly>", "<fileuid>4</fileuid>",
+		"<symlink percentencoded=\"true\">../a%3Ab%25c</symlink>",
 		"</contents>", "</directory>", "</contents>", "</directory>", "</ltfsindex>",
 	};
 
@@ -520,6 +521,17 @@ static const char ref_index[] =
 	"</extendedattributes>\n<symlink>sub/hello.txt</symlink>\n</file>\n"
 	"</contents>\n</directory>\n</contents>\n</directory>\n</ltfsindex>\n";
 
+/* Replace the first `from` in buf (which has room) by `to`. */
+static void replace(char *buf, const char *from, const char *to)
+{
+	char *p = strstr(buf, from);
+
+	if (!p)
+		return;
+	memmove(p + strlen(to), p + strlen(from), strlen(p + strlen(from)) + 1);
+	memcpy(p, to, strlen(to));
+}
+
 static void test_reference_documents(void)
 {
 	struct ltfs_label l;
@@ -554,6 +566,26 @@ static void test_reference_documents(void)
 	CHECK(n && n->type == LTFS_TYPE_SYMLINK && !strcmp(n->symlink, "sub/hello.txt"),
 	      "symlink");
 	ltfs_index_free(&ix);
+	{
+		/* the reference percent-encodes keys and targets as names */
+		char *doc = malloc(sizeof(ref_index) + 200);
+
+		strcpy(doc, ref_index);
+		replace(doc, "<key>color</key>", "<key percentencoded=\"true\">co%3Alor</key>");
+		replace(doc, "<symlink>sub/hello.txt</symlink>",
+			"<symlink percentencoded=\"true\">sub/a%3Ab.txt</symlink>");
+		rc = ltfs_index_parse(doc, strlen(doc), false, &ix, err);
+		CHECK_EQ(rc, 0, "encoded key and target parse (%s)", err);
+		if (!rc) {
+			n = ltfs_tree_get(&ix.tree, 3);
+			CHECK(n && n->nxattr == 1 && !strcmp(n->xattr[0].key, "co:lor"),
+			      "percent-encoded xattr key decoded");
+			n = ltfs_tree_get(&ix.tree, 12);
+			CHECK(n && !strcmp(n->symlink, "sub/a:b.txt"), "percent-encoded target decoded");
+			ltfs_index_free(&ix);
+		}
+		free(doc);
+	}
 
 	/* elements of a newer format are kept and written back */
 	{
@@ -622,17 +654,6 @@ static void test_index_fuzz(void)
  * the IP index of the same generation pointing at the DP copy): fusetape
  * mounts it, reads it, and adds to it.
  */
-/* Replace the first `from` in buf (which has room) by `to`. */
-static void replace(char *buf, const char *from, const char *to)
-{
-	char *p = strstr(buf, from);
-
-	if (!p)
-		return;
-	memmove(p + strlen(to), p + strlen(from), strlen(p + strlen(from)) + 1);
-	memcpy(p, to, strlen(to));
-}
-
 static void test_reference_volume(void)
 {
 	const char *path = image_new("ref.img", 64u << 20);
