@@ -598,6 +598,8 @@ static struct sim {
 	unsigned mode_selects;
 	unsigned commands, spaces, reads;
 	uint32_t last_alloc;		/* of the last READ */
+	bool no_medium, fixed_only;
+	uint8_t peripheral_type;
 } sim;
 
 #define SIMP (sim.p[sim.part])
@@ -648,6 +650,7 @@ static void sim_reset_ex(bool locate, bool read_position, bool partitions, bool 
 	sim.partitions = partitions;
 	sim.mam = mam;
 	sim.nparts = 1;
+	sim.peripheral_type = SSC_PERIPHERAL_TAPE;
 	sim.early_warning_at = sim.overflow_at = SIM_MAX_OBJ;
 	if (mam)
 		sim_fresh_mam(&sim.p[0], 1000);
@@ -785,6 +788,9 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 		memset(buf, 0xEE, len);	/* what was not transferred is visible */
 	switch (c[0]) {
 	case SSC_OP_TEST_UNIT_READY:
+		if (sim.no_medium)
+			return sim_sense(sense, sl, status, SSC_KEY_NOT_READY, false, 0, 0x3A, 0);
+		return 0;
 	case SSC_OP_PREVENT_ALLOW:
 		return 0;
 	case SSC_OP_INQUIRY:
@@ -795,7 +801,7 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 			return 0;
 		}
 		memset(out, ' ', 36);
-		out[0] = 1;
+		out[0] = sim.peripheral_type;
 		out[1] = 0x80;
 		memcpy(out + 8, "SIM", 3);
 		memcpy(out + 16, "SSC-DRIVE", 9);
@@ -803,6 +809,9 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 		return 0;
 	case SSC_OP_READ_BLOCK_LIMITS:
 		out[0] = 0; out[1] = 0x10; out[2] = 0; out[3] = 0; out[4] = 0; out[5] = 1;
+		if (sim.fixed_only) {
+			out[1] = 0; out[2] = 2; out[4] = 2; out[5] = 0;	/* 512 .. 512 */
+		}
 		return 0;
 	case SSC_OP_MODE_SENSE6:
 		if ((c[2] & 0x3F) == SSC_PAGE_MEDIUM_PARTITION && !c[3] && sim.partitions) {
@@ -1461,6 +1470,36 @@ static void test_backend_differential(void)
 	sim_reset(false, false);
 }
 
+static void test_backend_open_failures(void)
+{
+	char err[200];
+	struct tape *t = (struct tape *)&err;	/* must be reset to NULL */
+	int rc;
+
+	sim_reset(false, false);
+	sim.no_medium = true;
+	err[0] = 0;
+	rc = tape_tapedma_open("/dev/sim", 0, &t, err, sizeof(err));
+	CHECK(rc == -ENOMEDIUM && !t && strstr(err, "no tape loaded"),
+	      "no cartridge: ENOMEDIUM, '%s'", err);
+	sim_reset(false, false);
+	sim.peripheral_type = 0x00;
+	rc = tape_tapedma_open("/dev/sim", 0, &t, err, sizeof(err));
+	CHECK(rc == -ENODEV && !t && strstr(err, "not a tape drive"),
+	      "a disk: ENODEV, '%s'", err);
+	sim_reset(false, false);
+	sim.fixed_only = true;
+	rc = tape_tapedma_open("/dev/sim", 0, &t, err, sizeof(err));
+	CHECK(rc == -EOPNOTSUPP && !t && strstr(err, "fixed"),
+	      "fixed-block-only drive: EOPNOTSUPP, '%s'", err);
+	sim_reset(false, false);
+	sim.ua_asc = 0x29;	/* power on: the first command meets a unit attention */
+	rc = tape_tapedma_open("/dev/sim", 0, &t, err, sizeof(err));
+	CHECK(rc == 0 && t, "unit attention at open is absorbed (%d)", rc);
+	tape_close(t);
+	sim_reset(false, false);
+}
+
 static void test_backend_sim(void)
 {
 	static const uint32_t odd[] = { 3u << 20, (3u << 20) / 2, 100 };
@@ -1609,6 +1648,7 @@ int main(void)
 	test_inquiry_limits_position();
 	test_mode();
 	test_mam();
+	test_backend_open_failures();
 	test_backend_sim();
 	test_backend_differential();
 	return tap_done();
