@@ -254,6 +254,14 @@ static bool check_labels(struct check *c)
 
 static const struct vs_index *newest(const struct check *c);
 
+/* Is ix (wherever it was read into) the volume's current index? */
+static bool is_newest(const struct check *c, const struct vs_index *ix)
+{
+	const struct vs_index *now = newest(c);
+
+	return ix->scsi_part == now->scsi_part && ix->first_block == now->first_block;
+}
+
 /* ---- index trees ------------------------------------------------------- */
 
 struct uid_set {
@@ -607,7 +615,7 @@ static void check_tree(struct check *c, const struct vs_index *ix)
 	struct tree_walk w = { .c = c, .ix = ix };
 
 	c->index_problems = 0;
-	w.collect = c->o->check_data && ix->doc == newest(c)->doc;
+	w.collect = c->o->check_data && is_newest(c, ix);
 	if (strcmp(ix->uuid, c->label[0].uuid))
 		index_problem(c, ix, "volume UUID %s is not the labels' %s", ix->uuid,
 			      c->label[0].uuid);
@@ -639,7 +647,7 @@ static void check_tree(struct check *c, const struct vs_index *ix)
 	if (c->index_problems > MAX_PRINTED_PER_INDEX && !c->silent)
 		printf("PROBLEM: generation %" PRIu64 ": %u more problems not shown\n",
 		       ix->generation, c->index_problems - MAX_PRINTED_PER_INDEX);
-	if (ix->doc == newest(c)->doc) {
+	if (is_newest(c, ix)) {
 		c->files = w.files;
 		c->dirs = w.dirs;
 		c->extents = w.extents;
@@ -783,6 +791,8 @@ static void check_chain(struct check *c)
 		       c->letter[c->dp]);
 	list_index(c, &c->last[c->dp]);
 	check_tree(c, &c->last[c->dp]);
+	/* only its scalars are needed from here on; an index DOM can be large */
+	vs_index_free(&c->last[c->dp]);
 	for (size_t i = 1; i < n && !c->fatal; i++) {
 		if (vs_read_index_at(c->t, (uint32_t)c->dp, blocks[i], c->bs, &prev, err)) {
 			operational(c, "re-reading the index at block %" PRIu64 ": %s", blocks[i], err);
@@ -913,6 +923,7 @@ static void check_volume(struct check *c)
 			list_index(c, ip);
 		}
 		check_tree(c, ip);
+		vs_index_free(&c->last[c->ip]);
 		if (ip->generation < dp->generation)
 			problem(c, true, "the index partition holds generation %" PRIu64 ", the data "
 				"partition the newer %" PRIu64 " (the volume was not unmounted "
