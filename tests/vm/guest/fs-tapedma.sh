@@ -1,0 +1,1 @@
+fs-nst.sh
