@@ -2,11 +2,12 @@
 # /init of the fusetape test VM (busybox sh, PID 1).  tests/vm/run builds the
 # initramfs around it.
 #
-# The guest has two serial ports: ttyS0 is the console (kernel messages, this
-# script's chatter, saved as build/vm/console.log), ttyS1 carries only what
-# the host parses: "@@" control lines and the output of the tests, each test
-# between "@@BEGIN name" and "@@END name rc".  Keeping kernel messages off
-# ttyS1 is what keeps TAP lines whole.
+# The guest has three serial ports: ttyS0 is the console (kernel messages,
+# this script's chatter, saved as build/vm/console.log), ttyS1 carries only
+# what the host parses: "@@" control lines and the output of the tests, each
+# test between "@@BEGIN name" and "@@END name rc".  Keeping kernel messages
+# off ttyS1 is what keeps TAP lines whole.  ttyS2 brings the host's answers
+# (to "@@NEWTAPE": "ok" once a blank tape is loaded).
 #
 # Files the host puts in the initramfs:
 #   /lib/modules/order        kernel modules to insmod, dependencies first
@@ -24,7 +25,10 @@ mount -t tmpfs tmpfs /dev/shm
 exec </dev/console >/dev/console 2>&1
 
 R=/dev/ttyS1
+A=/dev/ttyS2	# the host's answers
 stty -F $R raw -echo 2>/dev/null
+stty -F $A raw -echo 2>/dev/null
+tested=
 TEST_TIMEOUT=300
 . /tests/CONFIG
 
@@ -118,8 +122,16 @@ while read -r name cmd; do
 		fi
 		;;
 	esac
-	# Every test starts at the beginning of the tape in variable-block mode,
-	# whatever the one before it did.
+	# Every test gets a blank tape (the host swaps the LU's backing file
+	# when asked on ttyS1 and answers on ttyS2; the first test has the
+	# tape the VM booted with), at its beginning, in variable-block mode.
+	if [ -n "$tested" ]; then
+		say "@@NEWTAPE $name"
+		ack=
+		read -r -t 30 ack <$A
+		[ "$ack" = ok ] || echo "# rig: no fresh tape for $name (host said '$ack'): the last test's is still loaded" >$R
+	fi
+	tested=1
 	mt -f /dev/nst0 setblk 0 || echo "# rig: mt setblk 0 failed" >$R
 	mt -f /dev/nst0 rewind || echo "# rig: mt rewind failed" >$R
 	dir=/tmp/run/$name

@@ -134,6 +134,9 @@ int main(void)
 	      "caps: one partition, no MAM, no LOCATE, no FORMAT");
 	max = c->max_record;
 	CHECK_EQ(position(t), 0, "open leaves the tape at BOT");
+	n = tape_read(t, got, max);
+	CHECK(n == -ENODATA && tape_last(t)->sense == TAPE_SENSE_EOD,
+	      "the rig gave a blank tape: end of data at BOT (got %zd)", n);
 
 	len_of[0] = 100000;
 	len_of[1] = 4096;
