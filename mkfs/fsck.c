@@ -696,6 +696,8 @@ static void check_partition_end(struct check *c, unsigned p)
 		return;
 	}
 	c->have_last[p] = true;
+	/* keep the scalars; the tree is read again when it is checked */
+	vs_index_free(&c->last[p]);
 	if (!add_range(c, p, c->last[p].first_block - 1, c->last[p].end_block)) {
 		operational(c, "out of memory");
 		return;
@@ -727,7 +729,6 @@ static void check_chain(struct check *c)
 {
 	struct vs_index cur = c->last[c->dp], prev;
 	uint64_t *blocks = NULL;
-	bool owned = false;
 	char err[VS_ERRLEN];
 	size_t n = 0;
 
@@ -766,18 +767,13 @@ static void check_chain(struct check *c)
 		if (prev.generation >= cur.generation)
 			problem(c, false, "generation %" PRIu64 " points back to generation %" PRIu64
 				" (generations must decrease)", cur.generation, prev.generation);
+		vs_index_free(&prev);	/* pass 1 needs only its position and pointers */
 		if (!add_range(c, (unsigned)c->dp, prev.first_block - 1, prev.end_block)) {
 			operational(c, "out of memory");
-			vs_index_free(&prev);
 			break;
 		}
-		if (owned)
-			vs_index_free(&cur);
 		cur = prev;
-		owned = true;
 	}
-	if (owned)
-		vs_index_free(&cur);
 	if (c->fatal) {
 		free(blocks);
 		return;
@@ -789,11 +785,7 @@ static void check_chain(struct check *c)
 	if (c->o->list && !c->o->quiet)
 		printf("Generations in the data partition %c, newest first:\n",
 		       c->letter[c->dp]);
-	list_index(c, &c->last[c->dp]);
-	check_tree(c, &c->last[c->dp]);
-	/* only its scalars are needed from here on; an index DOM can be large */
-	vs_index_free(&c->last[c->dp]);
-	for (size_t i = 1; i < n && !c->fatal; i++) {
+	for (size_t i = 0; i < n && !c->fatal; i++) {
 		if (vs_read_index_at(c->t, (uint32_t)c->dp, blocks[i], c->bs, &prev, err)) {
 			operational(c, "re-reading the index at block %" PRIu64 ": %s", blocks[i], err);
 			break;
@@ -922,8 +914,18 @@ static void check_volume(struct check *c)
 			printf("Index partition %c:\n", c->letter[c->ip]);
 			list_index(c, ip);
 		}
-		check_tree(c, ip);
-		vs_index_free(&c->last[c->ip]);
+		{
+			struct vs_index tree;
+			char err[VS_ERRLEN];
+
+			if (vs_read_index_at(c->t, (uint32_t)c->ip, ip->first_block, c->bs,
+					     &tree, err)) {
+				operational(c, "re-reading the index partition's index: %s", err);
+				return;
+			}
+			check_tree(c, &tree);
+			vs_index_free(&tree);
+		}
 		if (ip->generation < dp->generation)
 			problem(c, true, "the index partition holds generation %" PRIu64 ", the data "
 				"partition the newer %" PRIu64 " (the volume was not unmounted "
