@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tape/tape.h"
 #include "tap.h"
@@ -28,6 +29,14 @@ static void pattern(uint8_t *b, size_t len, uint32_t seed)
 		x ^= x << 17;
 		memcpy(b + i, &x, 8);
 	}
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static struct tape *open_tape(const char *dev)
@@ -57,6 +66,7 @@ int main(void)
 	struct tape_position pos;
 	struct tape *t;
 	bool warned = false;
+	double t0, t1;
 	ssize_t w;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -67,6 +77,7 @@ int main(void)
 	t = open_tape(dev);
 
 	/* Fill until the drive says it is full, then ask for four more. */
+	t0 = now();
 	while (tries < MAX_RECORDS && after < 4) {
 		pattern(buf, REC, tries);
 		w = tape_write(t, buf, REC);
@@ -87,7 +98,9 @@ int main(void)
 			after++;
 		tries++;
 	}
-	printf("# %u records written, %u refused, in %u writes\n", n, refused, tries);
+	t1 = now();
+	printf("# %u records written, %u refused, in %u writes (%.0f MB/s)\n", n, refused, tries,
+	       (double)n * REC / 1e6 / (t1 - t0));
 	CHECK(warned, "the drive reported early warning or end of medium after %u records", n);
 	CHECK(n >= capacity && n <= capacity + 8, "the tape took its capacity of %u records (%u)", capacity, n);
 	CHECK_EQ(bad_sense, 0, "successful writes report no sense or EARLY_WARNING only");
@@ -99,6 +112,18 @@ int main(void)
 
 	/* The drive's own account, from a handle that has seen nothing. */
 	t = open_tape(dev);
+	t0 = now();
+	for (uint32_t k = 0; k < n; k++) {
+		ssize_t r = tape_read(t, got, REC);
+
+		if (r != REC) {
+			CHECK(0, "read record %u back: got %zd (%s)", k, r, tape_sense_name(tape_last(t)->sense));
+			break;
+		}
+	}
+	t1 = now();
+	printf("# read %u records back (%.0f MB/s)\n", n, (double)n * REC / 1e6 / (t1 - t0));
+	tape_rewind(t);
 	CHECK(tape_space(t, TAPE_SPACE_FILEMARKS, 1) == 0, "space to the filemark");
 	tape_read_position(t, &pos);
 	CHECK_EQ(pos.block, (uint64_t)n + 1, "the filemark follows exactly the records reported written");
