@@ -19,8 +19,26 @@ n=0 failed=0
 mounts=()
 cleanup_hooks=()	# commands run after the FUSE mounts are gone
 
+# Watchdog: a daemon that hangs leaves every process touching the mount
+# blocked in the kernel, where no timeout(1) reaches it; killing the
+# daemons aborts their FUSE connections, those calls fail, and the test
+# ends through its EXIT trap.  FS_TIMEOUT seconds for the whole test.
+: >"$T/daemons"
+(
+	trap 'kill $s 2>/dev/null; exit 0' TERM
+	sleep "${FS_TIMEOUT:-900}" & s=$!
+	wait $s
+	echo "not ok - $(basename "$0"): timed out after ${FS_TIMEOUT:-900} s"
+	while read -r p; do	# only if the pid is still one of our daemons
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = fusetape ] && kill -9 "$p"
+	done <"$T/daemons"
+	kill -TERM $$
+) &
+watchdog_pid=$!
+
 _cleanup() {
 	local m pid
+	kill "$watchdog_pid" 2>/dev/null
 	for m in "${mounts[@]}"; do
 		# findmnt, not mountpoint: root cannot stat another user's FUSE mount
 		if findmnt -n "$m" >/dev/null 2>&1; then
@@ -124,7 +142,8 @@ mount_tape() {
 		return $rc
 	fi
 	mounts+=("$mnt")
-	daemon_pid=$(getfattr --only-values -n user.fusetape.pid "$mnt" 2>/dev/null)
+	daemon_pid=$(timeout 30 getfattr --only-values -n user.fusetape.pid "$mnt" 2>/dev/null)
+	echo "$daemon_pid" >>"$T/daemons"
 	return 0
 }
 
@@ -136,6 +155,7 @@ mount_fg() {
 	mkdir -p "$mnt"
 	"$FT" "$img" "$mnt" -f "$@" >"$T/daemon.log" 2>&1 </dev/null &
 	daemon_pid=$!
+	echo "$daemon_pid" >>"$T/daemons"
 	mounts+=("$mnt")
 	for i in $(seq 1 200); do
 		if getfattr -n user.fusetape.pid "$mnt" >/dev/null 2>&1; then

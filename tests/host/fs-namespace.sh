@@ -60,10 +60,12 @@ expect_eq "RENAME_EXCHANGE with a missing name: ENOENT" "$("$PROBE" rename "$MNT
 
 # ---- parallel writers (the daemon serialises the core) ------------------
 for i in 1 2 3 4; do head -c $((3 << 20)) /dev/urandom >"$T/p$i"; done
+writers=()
 for i in 1 2 3 4; do
-	(dd if="$T/p$i" of="$MNT/p$i" bs=64k status=none) &
+	timeout 120 dd if="$T/p$i" of="$MNT/p$i" bs=64k status=none &
+	writers+=($!)
 done
-wait
+wait "${writers[@]}"	# not a bare wait: the watchdog is a child too
 bad=0
 for i in 1 2 3 4; do cmp -s "$T/p$i" "$MNT/p$i" || bad=1; done
 expect_eq "four parallel writers, every file intact" "$bad" 0

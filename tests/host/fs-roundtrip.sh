@@ -166,6 +166,19 @@ expect_same "listing after remount (sizes, types, mtimes, targets)" <(listing "$
 check "every file the same after remount (cmp)" same_files "$REF" "$MNT"
 expect_same "user xattrs after remount" <(xattrs "$REF") <(xattrs "$MNT")
 expect_eq "ls of a UTF-8 directory" "$(ls "$MNT/tree/names/目录 dir")" inner
+mkdir "$T/back"
+if timeout 120 tar --xattrs --xattrs-include='user.*' -cf - -C "$MNT" tree 2>"$T/tar.err" |
+	timeout 120 tar --xattrs --xattrs-include='user.*' -xf - -C "$T/back" 2>>"$T/tar.err"; then
+	ok "tar -c of the mount"
+else
+	not_ok "tar -c of the mount"
+	diag <"$T/tar.err"
+fi
+expect_same "tar -c of the mount restores the original tree (listing)" \
+	<(listing "$REF/tree") <(listing "$T/back/tree")
+expect_same "tar -c of the mount restores the original tree (xattrs)" \
+	<(xattrs "$REF/tree") <(xattrs "$T/back/tree")
+check "tar -c of the mount restores the original tree (contents)" same_files "$REF/tree" "$T/back/tree"
 expect_eq "no sanitizer report so far" "$(ls "$T"/sanitizer* 2>/dev/null | wc -l)" 0
 
 # ---- modify the same way on the tape and on the reference ---------------
