@@ -416,9 +416,11 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	if (stat(conf.mountpoint, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "fusetape: cannot mount on %s: %s\n", conf.mountpoint,
-			stat(conf.mountpoint, &st) != 0 ? strerror(errno) :
-			"not a directory");
+		int e = stat(conf.mountpoint, &st) != 0 ? errno : ENOTDIR;
+
+		fprintf(stderr, "fusetape: cannot mount on %s: %s%s\n", conf.mountpoint,
+			strerror(e), e == ENOTCONN ?
+			" (the daemon of an earlier mount there died; umount it first)" : "");
 		code = FT_EXIT_MOUNT;
 		goto out_args;
 	}
