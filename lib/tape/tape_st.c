@@ -36,12 +36,14 @@
  *    those the backend flushes with WRITE FILEMARKS 0, after which st
  *    writes nothing of its own.  (If the process dies right after a write,
  *    the kernel's close still appends one.)
- *  - End of medium.  st reports the early-warning zone as ENOSPC on the
- *    write after the one that entered it and lets the next one through;
- *    tgt reports its capacity the same way but may or may not have stored
- *    the record.  After an ENOSPC the backend re-reads the tape to see
- *    whether the record is there, so the caller learns the truth: written
- *    (sense EARLY_WARNING) or not (ENOSPC, EOM).
+ *  - End of medium.  A write that enters the early-warning zone succeeds
+ *    with st's EOT status bit (sense EARLY_WARNING here); st then refuses
+ *    the next write with ENOSPC without sending it and lets the one after
+ *    through, so that refusal is simply retried.  Any other ENOSPC may or
+ *    may not have stored the record (tgt at its capacity): the backend
+ *    reads the tape back to see, so the caller learns the truth, written
+ *    (EARLY_WARNING) or not (ENOSPC, EOM), and a write that did not land is
+ *    tried once more before the backend says end of medium.
  * There are no partitions, MAM attributes or formatting through st.
  */
 #include <errno.h>
@@ -635,12 +637,13 @@ static ssize_t st_write(struct tape *t, const void *buf, size_t len)
 				return err;
 			if (yes)
 				return written(s, len, true);
-			/* st refuses the write after the early-warning one; try once more */
+			/* Not on tape.  st lets the write after an ENOSPC through: once more. */
 			continue;
 		default:
+			/* The tape after pos is uncertain now: learn it again. */
 			forget_from(s, s->pos);
 			s->phys_known = false;
-			return tape_fail(t, err == -EIO ? -EIO : err, TAPE_SENSE_MEDIUM_ERROR, 0);
+			return tape_fail(t, err, err == -EIO ? TAPE_SENSE_MEDIUM_ERROR : TAPE_SENSE_HARDWARE, 0);
 		}
 	}
 	/* Nothing was written: the tape at pos is as it was read in landed(). */
