@@ -13,8 +13,9 @@
 #   -> fusetape -u (returns when the index is on tape) -> mount again
 #   -> every object's type, size and link target, every file byte for byte,
 #   every mtime (stat -c %Y) -> round 2: overwrites in the middle (across a
-#   record boundary, at offset 0) and appends -> fusetape -u -> mount
-#   -> compared again.
+#   record boundary, at offset 0), appends, truncates, mv of a file and a
+#   directory, rm, rmdir, new objects -> fusetape -u -> mount -> compared
+#   again.
 # A reference tree ref/ in tmpfs gets exactly the same operations, so what
 # is expected is always what a POSIX filesystem makes of them.  tapedma also
 # checks the module's counters: nothing copied, everything zero-copy.
@@ -283,7 +284,6 @@ fs_main() {	# fs_main TAG DEVICE
 	# ---- round 2: the same changes on the mount and on ref/ ----
 	head -c 300000 /dev/urandom >patch
 	r2=$(date +%s)
-	changed="./files/f8392929 ./files/f524289 ./files/f4095 ./files/f524288 ./files/f0 ./tree/a/b/mid.bin"
 	rc=0
 	for d in ref mnt; do
 		# 100000 bytes in the middle of the big file, off any boundary
@@ -301,18 +301,46 @@ fs_main() {	# fs_main TAG DEVICE
 		cat patch >>$d/files/f8392929 || rc=1
 	done
 	check $rc "round 2: overwrite in the middle (dd conv=notrunc) and append (>>)"
-	[ $rc -eq 0 ] || finish
-	# A write sets the mtime to now; everything else keeps its old one.
+	ops=$rc
+	rc=0
+	for d in ref mnt; do
+		# shorter, inside the first record; longer, a hole of zeros
+		truncate -s 300000 $d/files/f524287 &&
+		truncate -s 600000 $d/files/f4096 || rc=1
+	done
+	check $rc "round 2: truncate shorter and longer"
+	ops=$((ops + rc))
+	rc=0
+	for d in ref mnt; do
+		mv $d/tree/a/b/c/d/deep.bin $d/tree/deep-moved.bin &&
+		mv "$d/tree/with space" $d/tree/renamed &&
+		rm $d/tree/a/empty $d/tree/links/chain &&
+		rmdir $d/tree/emptydir &&
+		mkdir $d/tree/newdir &&
+		head -c 12345 patch >$d/tree/newdir/new.bin &&
+		ln -s ../top.txt $d/tree/newdir/lnk || rc=1
+	done
+	check $rc "round 2: mv of a file and a directory, rm, rmdir, mkdir, new file and symlink"
+	# the rest compares what these did
+	[ $((ops + rc)) -eq 0 ] || finish
+	# These must have a new mtime (written, or entries added or removed,
+	# or new); everything else, moved objects too, keeps its old one.
+	changed="./files/f8392929 ./files/f524289 ./files/f4095 ./files/f524288 ./files/f0
+		./tree/a/b/mid.bin ./files/f524287 ./files/f4096
+		./tree/a/b/c/d ./tree ./tree/a ./tree/links ./tree/newdir
+		./tree/newdir/new.bin ./tree/newdir/lnk"
 	mtimes mnt >r2.mt
 	rc=0
 	for p in $changed; do
 		m=$(awk -v p="$p" '$1 == p { print $2 }' r2.mt)
-		[ -n "$m" ] && [ "$m" -ge "$r2" ] || { note "$p: mtime $m, wrote at $r2"; rc=1; }
+		if [ -n "$m" ] && [ "$m" -ge "$r2" ]; then
+			touch -h -d @$m ref/"$p"	# what to expect from now on
+		else
+			note "$p: mtime ${m:-missing}, changed at $r2 or later"
+			rc=1
+		fi
 	done
-	check $rc "round 2: the written files have a new mtime"
-	for p in $changed; do
-		touch -d @$(awk -v p="$p" '$1 == p { print $2 }' r2.mt) ref/"$p"
-	done
+	check $rc "round 2: what changed has a new mtime ($(echo $changed | wc -w) objects)"
 	compare_all "round 2, while mounted"
 	do_unmount "round 2: fusetape -u"
 	do_mount "round 2: mount again"
