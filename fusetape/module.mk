@@ -3,10 +3,7 @@ EXTRA_CFLAGS += $(shell $(PKG_CONFIG) --cflags fuse3)
 fusetape_SRCS := fusetape/main.c fusetape/ops.c fusetape/unmount.c
 fusetape_LIBS := $(shell $(PKG_CONFIG) --libs fuse3) -lpthread
 fusetape_DIR := bin
-# The daemon links only once the LTFS core is in the library.
-ifneq ($(filter lib/ltfs/%,$(LIB_SRCS)),)
 PROGS += fusetape
-endif
 MANPAGES += man/fusetape.1
 
 # tests/host/fs-probe: the errno of one system call, for tests/host/fs-*.sh.
