@@ -324,6 +324,18 @@ int main(void)
 	CHECK(rc == 0 && m.partitions == 1 && !m.write_protected, "medium info: 1 partition, writable");
 	CHECK_EQ(tape_close(t), 0, "close");
 
+	/* Unload and load (no-ops on tgt): the handle forgets and starts at BOT. */
+	t = open_tape(0);
+	tape_locate(t, 0, 2);
+	CHECK_EQ(tape_unload(t), 0, "unload");
+	n = tape_read(t, got, max);
+	CHECK(n == -ENOMEDIUM && tape_last(t)->sense == TAPE_SENSE_NOT_READY,
+	      "read after unload: -ENOMEDIUM, not ready (got %zd)", n);
+	CHECK_EQ(tape_load(t), 0, "load");
+	CHECK_EQ(position(t), 0, "load leaves the tape at BOT");
+	expect_record(t, len_of[0], 0, "object 0 after load");
+	CHECK_EQ(tape_close(t), 0, "close");
+
 	/* Read-only handle. */
 	t = open_tape(TAPE_OPEN_READONLY);
 	rc = (int)tape_write(t, want, 100);
