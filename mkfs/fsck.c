@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 
 #include <libxml/parser.h>
+#include <libxml/xmlreader.h>
 
 #include "ltfs/ltfs.h"
 #include "tape/tape.h"
@@ -459,64 +460,155 @@ static void check_extents(struct tree_walk *w, xmlNodePtr file, const char *path
 	}
 }
 
-static void walk_dir(struct tree_walk *w, xmlNodePtr dir, const char *path,
-		     unsigned depth)
+/* One <file>, expanded from the stream (a small tree of its own). */
+static void walk_file(struct tree_walk *w, xmlNodePtr n, const char *dir)
 {
 	struct check *c = w->c;
-	xmlNodePtr contents;
-	uint64_t uid;
+	char name[LTFS_NAME_MAX * 3 + 1], *path;
+	uint64_t uid, length;
 
-	w->dirs++;
-	if (!vs_child_u64(dir, "fileuid", &uid))
-		index_problem(c, w->ix, "%s: directory without a fileuid", path);
+	w->files++;
+	if (!n) {
+		w->oom = true;
+		return;
+	}
+	if (!vs_child_text(n, "name", name, sizeof(name)) || !name[0]) {
+		index_problem(c, w->ix, "%s: an entry without a name", dir);
+		snprintf(name, sizeof(name), "(unnamed)");
+	}
+	if (asprintf(&path, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "", name) < 0) {
+		w->oom = true;
+		return;
+	}
+	if (!vs_child_u64(n, "fileuid", &uid))
+		index_problem(c, w->ix, "%s: file without a fileuid", path);
 	else if (!uid_add(&w->uids, uid))
 		w->oom = true;
-	if (depth == 0 && vs_child_u64(dir, "fileuid", &uid) && uid != LTFS_ROOT_UID)
-		index_problem(c, w->ix, "the root directory has fileuid %" PRIu64 ", not 1", uid);
-	if (depth > 4096) {
-		index_problem(c, w->ix, "%s: directories nested deeper than 4096", path);
-		return;
-	}
-	contents = vs_child(dir, "contents");
-	if (!contents) {
-		index_problem(c, w->ix, "%s: directory without <contents>", path);
-		return;
-	}
-	for (xmlNodePtr n = contents->children; n && !w->oom; n = n->next) {
-		char name[LTFS_NAME_MAX * 3 + 1], *sub;
-		uint64_t length;
-		bool is_dir;
+	if (!vs_child_u64(n, "length", &length))
+		index_problem(c, w->ix, "%s: file without a valid length", path);
+	else if (vs_child(n, "symlink") && vs_child(n, "extentinfo"))
+		index_problem(c, w->ix, "%s: a symlink with extents", path);
+	else
+		check_extents(w, n, path, length);
+	free(path);
+}
 
-		if (n->type != XML_ELEMENT_NODE)
-			continue;
-		is_dir = strcmp((const char *)n->name, "directory") == 0;
-		if (!is_dir && strcmp((const char *)n->name, "file") != 0)
-			continue;	/* unknown tags are preserved, not errors */
-		if (!vs_child_text(n, "name", name, sizeof(name)) || !name[0]) {
-			index_problem(c, w->ix, "%s: an entry without a name", path);
-			snprintf(name, sizeof(name), "(unnamed)");
-		}
-		if (asprintf(&sub, "%s%s%s", path, strcmp(path, "/") ? "/" : "", name) < 0) {
-			w->oom = true;
-			return;
-		}
-		if (is_dir) {
-			walk_dir(w, n, sub, depth + 1);
-		} else {
-			w->files++;
-			if (!vs_child_u64(n, "fileuid", &uid))
-				index_problem(c, w->ix, "%s: file without a fileuid", sub);
-			else if (!uid_add(&w->uids, uid))
-				w->oom = true;
-			if (!vs_child_u64(n, "length", &length))
-				index_problem(c, w->ix, "%s: file without a valid length", sub);
-			else if (vs_child(n, "symlink") && vs_child(n, "extentinfo"))
-				index_problem(c, w->ix, "%s: a symlink with extents", sub);
-			else
-				check_extents(w, n, sub, length);
-		}
-		free(sub);
+/* Text of the element the reader is on; "" if empty.  Caller frees. */
+static char *reader_text(xmlTextReaderPtr r)
+{
+	xmlChar *v = xmlTextReaderReadString(r);
+	char *s = strdup(v ? (const char *)v : "");
+
+	xmlFree(v);
+	return s;
+}
+
+/*
+ * The reader is on the start of a <directory> (parent: the path of the
+ * directory holding it, NULL for the root).  Walk it, streaming: each file
+ * is expanded on its own, subdirectories recurse.  Returns the reader's
+ * state after the directory: 1 more to read, 0 end, -1 XML error.
+ */
+static int walk_dir(struct tree_walk *w, xmlTextReaderPtr r, const char *parent,
+		    unsigned depth)
+{
+	struct check *c = w->c;
+	int d = xmlTextReaderDepth(r), ret;
+	char *path = NULL, *name = NULL;
+	bool have_uid = false, have_contents = false, empty;
+	uint64_t uid = 0;
+
+	w->dirs++;
+	if (depth > 4096) {
+		index_problem(c, w->ix, "%s: directories nested deeper than 4096", parent);
+		return xmlTextReaderNext(r);
 	}
+	empty = xmlTextReaderIsEmptyElement(r) == 1;
+	ret = xmlTextReaderRead(r);
+	while (!empty && ret == 1 && !w->oom) {
+		int type = xmlTextReaderNodeType(r), nd = xmlTextReaderDepth(r);
+		const char *el = (const char *)xmlTextReaderConstName(r);
+
+		if (type == XML_READER_TYPE_END_ELEMENT && nd == d) {
+			ret = xmlTextReaderRead(r);
+			break;
+		}
+		if (type != XML_READER_TYPE_ELEMENT || nd != d + 1) {
+			ret = xmlTextReaderRead(r);
+			continue;
+		}
+		if (strcmp(el, "name") == 0 && !name) {
+			name = reader_text(r);
+			if (!name)
+				w->oom = true;
+			ret = xmlTextReaderNext(r);
+		} else if (strcmp(el, "fileuid") == 0) {
+			char *v = reader_text(r);
+			char *end;
+
+			errno = 0;
+			have_uid = v && v[0] >= '0' && v[0] <= '9' &&
+				   (uid = strtoull(v, &end, 10), errno == 0 && *end == '\0');
+			free(v);
+			ret = xmlTextReaderNext(r);
+		} else if (strcmp(el, "contents") == 0) {
+			bool none = xmlTextReaderIsEmptyElement(r) == 1;
+
+			have_contents = true;
+			if (!path && asprintf(&path, "%s%s%s", parent ? parent : "/",
+					      parent && strcmp(parent, "/") ? "/" : "",
+					      parent ? (name && name[0] ? name : "(unnamed)") : "") < 0) {
+				path = NULL;
+				w->oom = true;
+				break;
+			}
+			ret = xmlTextReaderRead(r);
+			while (!none && ret == 1 && !w->oom) {
+				int t2 = xmlTextReaderNodeType(r), n2 = xmlTextReaderDepth(r);
+				const char *e2 = (const char *)xmlTextReaderConstName(r);
+
+				if (t2 == XML_READER_TYPE_END_ELEMENT && n2 == d + 1) {
+					ret = xmlTextReaderRead(r);
+					break;
+				}
+				if (t2 != XML_READER_TYPE_ELEMENT || n2 != d + 2) {
+					ret = xmlTextReaderRead(r);
+				} else if (strcmp(e2, "directory") == 0) {
+					ret = walk_dir(w, r, path, depth + 1);
+				} else if (strcmp(e2, "file") == 0) {
+					walk_file(w, xmlTextReaderExpand(r), path);
+					ret = xmlTextReaderNext(r);
+				} else {
+					ret = xmlTextReaderNext(r);	/* preserved unknown tags */
+				}
+			}
+		} else {
+			ret = xmlTextReaderNext(r);
+		}
+	}
+	if (!path && !w->oom &&
+	    asprintf(&path, "%s%s%s", parent ? parent : "/",
+		     parent && strcmp(parent, "/") ? "/" : "",
+		     parent ? (name && name[0] ? name : "(unnamed)") : "") < 0) {
+		path = NULL;
+		w->oom = true;
+	}
+	if (path) {
+		if (parent && (!name || !name[0]))
+			index_problem(c, w->ix, "%s: an entry without a name", parent);
+		if (!have_uid)
+			index_problem(c, w->ix, "%s: directory without a fileuid", path);
+		else if (!uid_add(&w->uids, uid))
+			w->oom = true;
+		if (depth == 0 && have_uid && uid != LTFS_ROOT_UID)
+			index_problem(c, w->ix, "the root directory has fileuid %" PRIu64 ", not 1",
+				      uid);
+		if (!have_contents)
+			index_problem(c, w->ix, "%s: directory without <contents>", path);
+	}
+	free(path);
+	free(name);
+	return ret;
 }
 
 static int cmp_data_extent(const void *a, const void *b)
@@ -621,7 +713,23 @@ static void check_tree(struct check *c, const struct vs_index *ix)
 			      c->label[0].uuid);
 	if (strncmp(ix->version, "2.", 2) != 0 && strncmp(ix->version, "1.", 2) != 0)
 		index_problem(c, ix, "index version \"%s\" is not 1.x or 2.x", ix->version);
-	walk_dir(&w, ix->root_dir, "/", 0);
+	{
+		xmlTextReaderPtr r = vs_index_reader(ix);
+		int ret = r ? xmlTextReaderRead(r) : -1;
+
+		/* to the root <directory> */
+		while (ret == 1 && !(xmlTextReaderNodeType(r) == XML_READER_TYPE_ELEMENT &&
+				     xmlTextReaderDepth(r) == 1 &&
+				     strcmp((const char *)xmlTextReaderConstName(r), "directory") == 0))
+			ret = xmlTextReaderDepth(r) == 1 ? xmlTextReaderNext(r) : xmlTextReaderRead(r);
+		if (!r)
+			w.oom = true;
+		else if (ret == 1)
+			ret = walk_dir(&w, r, NULL, 0);
+		if (r && ret < 0)
+			index_problem(c, ix, "the index XML stopped parsing while its tree was read");
+		xmlFreeTextReader(r);
+	}
 	if (!w.oom && w.collect)
 		verify_data(c, ix, w.data, w.ndata);
 	for (size_t i = 0; i < w.ndata; i++)

@@ -39,6 +39,9 @@ struct craft {
 	bool ip_stale;			/* IP holds gen 1, DP gen 2 */
 	bool vci_stale;			/* MAM says gen 1 for the DP */
 	bool no_vci;
+	bool subdir;			/* two.bin in /sub (uid 4) */
+	bool subdir_no_uid;		/* ... and /sub without a fileuid */
+	bool sub_extent_bad;		/* /sub/two.bin's extent past the index */
 };
 
 static void label_xml(char *buf, size_t len, const char *uuid, char part)
@@ -155,6 +158,7 @@ static int craft(const char *path, const struct craft *c)
 	char vol1[81], err[256];
 	struct tape *t;
 	uint64_t dp_gen1, data, dp_gen2, ip_idx;
+	unsigned highest;
 	char *rec;
 	int rc = -1;
 
@@ -188,10 +192,24 @@ static int craft(const char *path, const struct craft *c)
 	file_xml(f1, sizeof(f1), "one.bin", 2,
 		 c->extent_past_index ? dp_gen2 + 3 : c->extent_into_index ? dp_gen1 : data,
 		 BS + 100);
-	file_xml(f2, sizeof(f2), "two.bin", c->duplicate_uid ? 2 : 3, data, 10);
-	snprintf(files, sizeof(files), "%s%s", f1, f2);
+	file_xml(f2, sizeof(f2), "two.bin", c->duplicate_uid ? 2 : 3,
+		 c->sub_extent_bad ? dp_gen2 + 9 : data, 10);
+	highest = c->subdir || c->subdir_no_uid || c->sub_extent_bad ? 4 : 3;
+	if (highest == 4)
+		snprintf(files, sizeof(files),
+			 "%s<directory>\n<name>sub</name>\n<readonly>false</readonly>\n"
+			 "<creationtime>2026-12-01T00:00:00.000000000Z</creationtime>\n"
+			 "<changetime>2026-12-01T00:00:00.000000000Z</changetime>\n"
+			 "<modifytime>2026-12-01T00:00:00.000000000Z</modifytime>\n"
+			 "<accesstime>2026-12-01T00:00:00.000000000Z</accesstime>\n"
+			 "<backuptime>2026-12-01T00:00:00.000000000Z</backuptime>\n"
+			 "%s<contents>\n%s</contents>\n</directory>\n", f1,
+			 c->subdir_no_uid ? "" : "<fileuid>4</fileuid>\n", f2);
+	else
+		snprintf(files, sizeof(files), "%s%s", f1, f2);
 	index_xml(xml, sizeof(xml), 2, 'b', dp_gen2, 'b',
-		  c->bad_back_pointer ? data : dp_gen1, files, 3);
+		  c->bad_back_pointer ? data : dp_gen1, files,
+		  highest);
 	if (wr(t, xml, strlen(xml)) || tape_write_filemarks(t, 1))
 		goto out;
 	if (c->data_after_index && (wr(t, rec, BS) || wr(t, rec, BS)))
@@ -209,7 +227,7 @@ static int craft(const char *path, const struct craft *c)
 	if (c->ip_stale)
 		index_xml(xml, sizeof(xml), 1, 'a', ip_idx, 0, 0, "", 1);
 	else
-		index_xml(xml, sizeof(xml), 2, 'a', ip_idx, 'b', dp_gen2, files, 3);
+		index_xml(xml, sizeof(xml), 2, 'a', ip_idx, 'b', dp_gen2, files, highest);
 	if (wr(t, xml, strlen(xml)) || tape_write_filemarks(t, 1))
 		goto out;
 	if (!c->no_vci &&
@@ -363,6 +381,12 @@ int main(void)
 	expect("extent-into-index", &(struct craft){ .extent_into_index = true }, 4,
 	       "one.bin: extent b:5-6 (file offset 0) runs into the index construct at "
 	       "blocks 4-6, not data", 4);
+	expect("subdir", &(struct craft){ .subdir = true }, 0,
+	       "is consistent: generation 2, 2 files, 2 directories", 0);
+	expect("subdir-no-uid", &(struct craft){ .subdir_no_uid = true }, 4,
+	       "/sub: directory without a fileuid", 4);
+	expect("sub-extent-bad", &(struct craft){ .sub_extent_bad = true }, 4,
+	       "/sub/two.bin: extent b:19-19", 4);
 	expect("bad-back-pointer", &(struct craft){ .bad_back_pointer = true }, 4,
 	       "generation 2 points back to b:7, where no index reads", 4);
 	expect("duplicate-uid", &(struct craft){ .duplicate_uid = true }, 4,

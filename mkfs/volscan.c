@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <libxml/parser.h>
+#include <libxml/xmlreader.h>
 
 #define LABEL_BUF (64u * 1024)
 /* An index larger than this is not an index we can hold; also stops a
@@ -237,10 +238,9 @@ out:
 
 void vs_index_free(struct vs_index *ix)
 {
-	if (ix->doc)
-		xmlFreeDoc(ix->doc);
-	ix->doc = NULL;
-	ix->root_dir = NULL;
+	free(ix->xml);
+	ix->xml = NULL;
+	ix->xml_len = 0;
 }
 
 static bool parse_ptr(xmlNodePtr n, struct vs_ptr *p)
@@ -251,53 +251,153 @@ static bool parse_ptr(xmlNodePtr n, struct vs_ptr *p)
 	       vs_child_u64(n, "startblock", &p->block);
 }
 
-/* Fill ix from an XML buffer; false with err set if it is no LTFS index. */
+static bool str_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+xmlTextReaderPtr vs_index_reader(const struct vs_index *ix)
+{
+	if (ix->xml_len > INT32_MAX)
+		return NULL;
+	return xmlReaderForMemory(ix->xml, (int)ix->xml_len, NULL, "UTF-8",
+				  XML_PARSE_NONET | XML_PARSE_HUGE | XML_PARSE_NOERROR |
+				  XML_PARSE_NOWARNING);
+}
+
+/* The last parse error, as one line. */
+static void xml_error(char err[VS_ERRLEN], const char *what)
+{
+	const xmlError *e = xmlGetLastError();
+
+	seterr(err, "%s: XML does not parse%s%s", what, e && e->message ? ": " : "",
+	       e && e->message ? e->message : "");
+	err[strcspn(err, "\n")] = '\0';	/* libxml2 messages end in a newline */
+}
+
+/*
+ * Fill ix's header fields from the XML and make sure the whole document is
+ * well-formed, streaming: an index of a million files is half a gigabyte of
+ * XML, and a tree of it many times that.  false with err set if it is no
+ * LTFS index.
+ */
 static bool parse_index(const char *buf, size_t len, struct vs_index *ix,
 			const char *where, char err[VS_ERRLEN])
 {
-	xmlNodePtr root, loc, prev;
-	xmlChar *ver;
+	struct vs_index tmp = { .xml = (char *)buf, .xml_len = len };
+	xmlTextReaderPtr r = vs_index_reader(&tmp);
+	bool have_uuid = false, have_gen = false, have_time = false, have_loc = false;
+	bool have_dir = false, bad_prev = false, in_root_dir = false;
+	char what[80];
+	int ret;
 
-	ix->doc = parse_xml(buf, len);
-	root = ix->doc ? xmlDocGetRootElement(ix->doc) : NULL;
-	if (!root) {
-		const xmlError *e = xmlGetLastError();
+	snprintf(what, sizeof(what), "index at %s", where);
+	if (!r) {
+		seterr(err, "%s: cannot start the XML reader", what);
+		return false;
+	}
+	while ((ret = xmlTextReaderRead(r)) == 1 &&
+	       xmlTextReaderNodeType(r) != XML_READER_TYPE_ELEMENT)
+		;
+	if (ret != 1) {
+		xml_error(err, what);
+		goto bad;
+	}
+	if (strcmp((const char *)xmlTextReaderConstName(r), "ltfsindex") != 0) {
+		seterr(err, "%s: root element is <%s>, not <ltfsindex>", what,
+		       (const char *)xmlTextReaderConstName(r));
+		goto bad;
+	}
+	{
+		xmlChar *ver = xmlTextReaderGetAttribute(r, (const xmlChar *)"version");
 
-		seterr(err, "index at %s: XML does not parse%s%s", where,
-		       e && e->message ? ": " : "", e && e->message ? e->message : "");
-		/* libxml2 messages end in a newline */
-		err[strcspn(err, "\n")] = '\0';
+		snprintf(ix->version, sizeof(ix->version), "%s", ver ? (const char *)ver : "");
+		xmlFree(ver);
+	}
+	ret = xmlTextReaderRead(r);
+	while (ret == 1) {
+		int depth = xmlTextReaderDepth(r);
+		const char *name = (const char *)xmlTextReaderConstName(r);
+
+		if (xmlTextReaderNodeType(r) != XML_READER_TYPE_ELEMENT) {
+			ret = xmlTextReaderRead(r);
+			continue;
+		}
+		if (depth == 1) {
+			in_root_dir = false;
+			if (strcmp(name, "directory") == 0) {
+				if (have_dir) {
+					seterr(err, "%s: more than one root <directory>", what);
+					goto bad;
+				}
+				have_dir = in_root_dir = true;
+				ret = xmlTextReaderRead(r);
+				continue;
+			}
+			if (!strcmp(name, "location") || !strcmp(name, "previousgenerationlocation")) {
+				xmlNodePtr n = xmlTextReaderExpand(r);
+				bool self = name[0] == 'l';
+
+				if (self)
+					have_loc = parse_ptr(n, &ix->self);
+				else
+					bad_prev = !parse_ptr(n, &ix->prev);
+			} else {
+				xmlChar *v = xmlTextReaderReadString(r);
+				const char *sv = v ? (const char *)v : "";
+
+				if (!strcmp(name, "creator"))
+					snprintf(ix->creator, sizeof(ix->creator), "%s", sv);
+				else if (!strcmp(name, "volumeuuid"))
+					have_uuid = snprintf(ix->uuid, sizeof(ix->uuid), "%s", sv) > 0;
+				else if (!strcmp(name, "generationnumber"))
+					have_gen = str_u64(sv, &ix->generation);
+				else if (!strcmp(name, "updatetime"))
+					have_time = snprintf(ix->updatetime, sizeof(ix->updatetime),
+							     "%s", sv) > 0;
+				else if (!strcmp(name, "highestfileuid"))
+					ix->has_highest_uid = str_u64(sv, &ix->highest_uid);
+				xmlFree(v);
+			}
+			ret = xmlTextReaderNext(r);
+			continue;
+		}
+		if (depth == 2 && in_root_dir && strcmp(name, "name") == 0) {
+			xmlChar *v = xmlTextReaderReadString(r);
+
+			snprintf(ix->volume_name, sizeof(ix->volume_name), "%s",
+				 v ? (const char *)v : "");
+			xmlFree(v);
+		}
+		ret = xmlTextReaderRead(r);
+	}
+	if (ret < 0) {
+		xml_error(err, what);
 		goto bad;
 	}
-	if (strcmp((const char *)root->name, "ltfsindex") != 0) {
-		seterr(err, "index at %s: root element is <%s>, not <ltfsindex>",
-		       where, (const char *)root->name);
+	if (!have_uuid || !have_gen || !have_time || !have_loc || !have_dir) {
+		seterr(err, "%s: a required element (volumeuuid, generationnumber, updatetime, "
+		       "location, directory) is missing or malformed", what);
 		goto bad;
 	}
-	ver = xmlGetProp(root, (const xmlChar *)"version");
-	snprintf(ix->version, sizeof(ix->version), "%s", ver ? (const char *)ver : "");
-	xmlFree(ver);
-	vs_child_text(root, "creator", ix->creator, sizeof(ix->creator));
-	loc = vs_child(root, "location");
-	prev = vs_child(root, "previousgenerationlocation");
-	ix->root_dir = vs_child(root, "directory");
-	if (!vs_child_text(root, "volumeuuid", ix->uuid, sizeof(ix->uuid)) ||
-	    !vs_child_u64(root, "generationnumber", &ix->generation) ||
-	    !vs_child_text(root, "updatetime", ix->updatetime, sizeof(ix->updatetime)) ||
-	    !parse_ptr(loc, &ix->self) || !ix->root_dir) {
-		seterr(err, "index at %s: a required element (volumeuuid, generationnumber, "
-		       "updatetime, location, directory) is missing or malformed", where);
+	if (bad_prev) {
+		seterr(err, "%s: malformed <previousgenerationlocation>", what);
 		goto bad;
 	}
-	if (prev && !parse_ptr(prev, &ix->prev)) {
-		seterr(err, "index at %s: malformed <previousgenerationlocation>", where);
-		goto bad;
-	}
-	ix->has_highest_uid = vs_child_u64(root, "highestfileuid", &ix->highest_uid);
-	vs_child_text(ix->root_dir, "name", ix->volume_name, sizeof(ix->volume_name));
+	xmlFreeTextReader(r);
 	return true;
 bad:
-	vs_index_free(ix);
+	xmlFreeTextReader(r);
 	return false;
 }
 
@@ -405,6 +505,9 @@ int vs_read_index_at(struct tape *t, uint32_t part, uint64_t block,
 	ix->scsi_part = part;
 	ix->first_block = block;
 	ix->bytes = used;
+	ix->xml = xml;
+	ix->xml_len = used;
+	xml = NULL;
 	rc = 0;
 out:
 	free(xml);

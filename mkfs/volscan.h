@@ -13,7 +13,9 @@
  *    one-line explanation in err[] (VS_ERRLEN bytes).
  *  - Positions are SCSI partition numbers and logical object numbers as in
  *    tape.h; LTFS partition letters appear only in what was parsed.
- *  - Parsed index documents belong to the caller (vs_index_free()).
+ *  - An index read belongs to the caller (vs_index_free()).  Its XML is
+ *    parsed streaming, never as a whole tree: an index of a million files
+ *    is half a gigabyte of text and many gigabytes as a DOM.
  */
 #ifndef FUSETAPE_VOLSCAN_H
 #define FUSETAPE_VOLSCAN_H
@@ -23,6 +25,7 @@
 #include <stdint.h>
 
 #include <libxml/tree.h>
+#include <libxml/xmlreader.h>
 
 #include "tape/tape.h"
 
@@ -72,11 +75,18 @@ struct vs_index {
 	struct vs_ptr prev;	/* part 0: no previous generation */
 	uint64_t highest_uid;
 	bool has_highest_uid;
-	xmlDocPtr doc;		/* the whole document */
-	xmlNodePtr root_dir;	/* its <directory> */
+	char *xml;		/* the document, for vs_index_reader() */
+	size_t xml_len;
 };
 
 void vs_index_free(struct vs_index *ix);
+
+/*
+ * A streaming reader over the index's XML (already known to be well-formed),
+ * for walking the tree without building it; NULL if out of memory.  Free
+ * with xmlFreeTextReader() before vs_index_free(ix).
+ */
+xmlTextReaderPtr vs_index_reader(const struct vs_index *ix);
 
 /*
  * Read the index construct whose first record is at (part, block): the
