@@ -795,9 +795,18 @@ struct ssc_verdict ssc_sense_verdict(const struct ssc_sense *s,
 	case SSC_KEY_RECOVERED_ERROR:
 		return verdict_informational(s, cls);
 	case SSC_KEY_NOT_READY:
-		if (s->asc == 0x3A)	/* MEDIUM NOT PRESENT */
-			return verdict(TAPE_SENSE_NOT_READY, -ENOMEDIUM);
+		/*
+		 * Whatever the reason, the cartridge may be another one when
+		 * the drive is ready again (tgt swaps media without a UNIT
+		 * ATTENTION, going not ready in between).
+		 */
+		if (s->asc == 0x3A) {	/* MEDIUM NOT PRESENT */
+			v = verdict(TAPE_SENSE_NOT_READY, -ENOMEDIUM);
+			v.position_lost = true;
+			return v;
+		}
 		v = verdict(TAPE_SENSE_NOT_READY, -EBUSY);
+		v.position_lost = true;
 		/* 04/01 becoming ready, 04/07 operation in progress */
 		v.retry = s->asc == 0x04 && (s->ascq == 0x01 || s->ascq == 0x07);
 		if (!v.retry)

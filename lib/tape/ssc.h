@@ -329,7 +329,7 @@ struct ssc_verdict {
 	int err;
 	/* The command was not executed and may be repeated (UNIT ATTENTION, becoming ready). */
 	bool retry;
-	/* The drive may have lost or changed its position (reset, medium change). */
+	/* The drive may have lost or changed its position (reset, medium change, not ready). */
 	bool position_lost;
 };
 struct ssc_verdict ssc_sense_verdict(const struct ssc_sense *s,

@@ -92,6 +92,9 @@
 #define UA_RETRIES 8
 #define BUSY_RETRIES 50
 #define READY_WAIT_S 120
+#ifndef TAPEDMA_READY_POLL_MS
+#define TAPEDMA_READY_POLL_MS 500	/* unit tests poll faster */
+#endif
 
 struct tdma {
 	struct tape t;		/* first: tape_backend.h */
@@ -115,6 +118,8 @@ struct tdma {
 	 * arrive whole (SSC), -1 only alloc - length bytes arrive (tgt).
 	 */
 	int8_t short_read;
+	/* a reset, medium change or not-ready spell was absorbed: report it once */
+	bool attention;
 	unsigned partitions;	/* partitions on the loaded medium */
 
 	/* tracked position and what we know of the partition's layout */
@@ -244,8 +249,18 @@ static int xport(struct tdma *d, const struct ssc_cdb *cdb, int dir, void *buf,
 	}
 }
 
-/* Commands that change nothing on the tape can be repeated after a UNIT ATTENTION. */
-static bool repeatable(uint8_t op)
+/*
+ * What a command that met a UNIT ATTENTION or NOT READY (and so was not
+ * executed) may do about it.  After a reset, a medium change or a
+ * not-ready spell, only commands whose meaning does not depend on the
+ * cartridge or the position are repeated: questions to the drive, and
+ * REWIND / LOAD, which start from scratch anyway.  The condition is then
+ * remembered (d->attention) and reported by the next call that does
+ * depend on the medium.
+ */
+enum repeat { REPEAT_NEVER, REPEAT_FRESH_START, REPEAT_ALWAYS };
+
+static enum repeat repeat_class(uint8_t op)
 {
 	switch (op) {
 	case SSC_OP_TEST_UNIT_READY:
@@ -253,15 +268,15 @@ static bool repeatable(uint8_t op)
 	case SSC_OP_READ_BLOCK_LIMITS:
 	case SSC_OP_MODE_SENSE6:
 	case SSC_OP_MODE_SENSE10:
-	case SSC_OP_READ_POSITION:
-	case SSC_OP_READ_ATTRIBUTE:
-	case SSC_OP_REWIND:
-	case SSC_OP_LOAD_UNLOAD:
 	case SSC_OP_PREVENT_ALLOW:
 	case SSC_OP_REPORT_DENSITY:
-		return true;
+	case SSC_OP_READ_POSITION:	/* tells the new position, which is the truth */
+		return REPEAT_ALWAYS;
+	case SSC_OP_REWIND:
+	case SSC_OP_LOAD_UNLOAD:
+		return REPEAT_FRESH_START;
 	default:
-		return false;
+		return REPEAT_NEVER;
 	}
 }
 
@@ -334,22 +349,30 @@ static int run(struct tdma *d, const struct ssc_cdb *cdb, int dir, void *buf,
 		o->err = o->v.err;
 		if (o->v.position_lost) {
 			d->pos_known = false;
-			if (d->sense.key == SSC_KEY_UNIT_ATTENTION && d->sense.asc == 0x28)
-				forget_medium(d);	/* another cartridge */
+			if ((d->sense.key == SSC_KEY_UNIT_ATTENTION && d->sense.asc == 0x28) ||
+			    d->sense.key == SSC_KEY_NOT_READY)
+				forget_medium(d);	/* maybe another cartridge */
 		}
 		/*
-		 * A command that met a UNIT ATTENTION was not executed: repeat
-		 * it, unless the attention says the position may be gone and the
-		 * command's effect depends on the position.
+		 * A command that met a UNIT ATTENTION or "becoming ready" was
+		 * not executed.  Attentions that lose nothing (mode parameters
+		 * changed, ...) are repeated for everyone; see repeat_class()
+		 * for the others.
 		 */
-		if (o->v.retry && d->sense.key == SSC_KEY_UNIT_ATTENTION &&
-		    (repeatable(cdb->b[0]) || !o->v.position_lost) && ++ua <= UA_RETRIES)
-			continue;
-		if (o->v.retry && d->sense.key == SSC_KEY_NOT_READY &&
-		    wait_ms < READY_WAIT_S * 1000) {
-			sleep_ms(500);
-			wait_ms += 500;
-			continue;
+		if (o->v.retry && (!o->v.position_lost || repeat_class(cdb->b[0]) != REPEAT_NEVER)) {
+			bool ua_retry = d->sense.key == SSC_KEY_UNIT_ATTENTION && ++ua <= UA_RETRIES;
+			bool nr_retry = d->sense.key == SSC_KEY_NOT_READY &&
+					wait_ms < READY_WAIT_S * 1000;
+
+			if (ua_retry || nr_retry) {
+				if (o->v.position_lost)
+					d->attention = true;
+				if (nr_retry) {
+					sleep_ms(TAPEDMA_READY_POLL_MS);
+					wait_ms += TAPEDMA_READY_POLL_MS;
+				}
+				continue;
+			}
 		}
 		d->t.last.sense = o->v.sense;
 		return o->err;
@@ -578,6 +601,8 @@ static int move_objects(struct tdma *d, int64_t delta)
 	return 0;
 }
 
+static int check_attention(struct tdma *d);
+
 /* Tracked mode: go to object target of the partition. */
 static int goto_pos(struct tdma *d, uint64_t target)
 {
@@ -586,6 +611,8 @@ static int goto_pos(struct tdma *d, uint64_t target)
 	if (!d->pos_known || target == 0 || (target < d->pos && target < d->pos - target)) {
 		/* rewinding is cheaper than spacing back most of the way */
 		rc = do_rewind(d);
+		if (rc == 0)
+			rc = check_attention(d);	/* the rewind may have waited out a swap */
 		if (rc < 0)
 			return rc;
 	}
@@ -760,6 +787,25 @@ static int clean_success(struct tape *t)
 	return 0;
 }
 
+/*
+ * Calls that depend on the cartridge start here: if the drive was reset,
+ * not ready or told of a medium change while we answered something else,
+ * this call fails once with UNIT_ATTENTION, so the caller can check what
+ * is loaded before writing to it.
+ */
+static int check_attention(struct tdma *d)
+{
+	bool pos_known = d->pos_known;	/* run() dropped it if it was lost */
+
+	if (!d->attention)
+		return 0;
+	d->attention = false;
+	forget_medium(d);	/* maybe another cartridge: its layout is unknown */
+	d->pos_known = pos_known;
+	memset(&d->t.last, 0, sizeof(d->t.last));
+	return tape_fail(&d->t, -EIO, TAPE_SENSE_UNIT_ATTENTION, 0);
+}
+
 static int need_position(struct tdma *d)
 {
 	if (d->pos_known)
@@ -897,7 +943,7 @@ static ssize_t tdma_read(struct tape *t, void *buf, size_t len)
 	enum rec_kind kind;
 	int rc;
 
-	if (d->tracked && need_position(d) < 0)
+	if (check_attention(d) < 0 || (d->tracked && need_position(d) < 0))
 		return -EIO;
 	if (len >= d->read_len && fits_dma(d, buf, d->read_len)) {
 		/*
@@ -982,7 +1028,7 @@ static ssize_t tdma_write(struct tape *t, const void *buf, size_t len)
 	struct outcome o;
 	int rc;
 
-	if (d->tracked && need_position(d) < 0)
+	if (check_attention(d) < 0 || (d->tracked && need_position(d) < 0))
 		return -EIO;
 	if (!fits_dma(d, buf, len)) {
 		/* DMA needs an aligned address; caller memory rarely is not */
@@ -1028,7 +1074,7 @@ static int tdma_write_filemarks(struct tape *t, unsigned count)
 	unsigned done = 0;
 	bool ew = false;
 
-	if (d->tracked && count && need_position(d) < 0)
+	if (check_attention(d) < 0 || (d->tracked && count && need_position(d) < 0))
 		return -EIO;
 	do {
 		unsigned n = count - done > SSC_XFER6_MAX ? SSC_XFER6_MAX : count - done;
@@ -1109,6 +1155,8 @@ static int tdma_locate(struct tape *t, uint32_t partition, uint64_t block)
 	struct ssc_cdb c;
 	int rc;
 
+	if (check_attention(d) < 0)
+		return -EIO;
 	if (d->tracked)
 		return tracked_locate(d, block);
 	if (d->locate16)
@@ -1133,6 +1181,8 @@ static int tdma_read_position(struct tape *t, struct tape_position *pos)
 	struct ssc_position p;
 	int rc;
 
+	if (check_attention(d) < 0)
+		return -EIO;
 	if (d->tracked) {
 		if (!d->pos_known)
 			return need_position(d);
@@ -1261,6 +1311,8 @@ static int tdma_space(struct tape *t, enum tape_space_kind kind, int64_t count)
 	struct ssc_cdb c;
 	int rc;
 
+	if (check_attention(d) < 0)
+		return -EIO;
 	if (d->tracked)
 		return tracked_space(d, kind, count);
 	if (kind != TAPE_SPACE_EOD && count == 0)
@@ -1405,6 +1457,8 @@ static int tdma_format(struct tape *t, unsigned nparts, const uint64_t *sizes)
 	unsigned i;
 	int len, rc;
 
+	if (check_attention(d) < 0)
+		return -EIO;
 	rc = mode_sense(d, SSC_PAGE_MEDIUM_PARTITION, 0, &mode);
 	if (rc == 0)
 		rc = ssc_parse_partition_page(mode.page, mode.page_len, &pp);
@@ -1488,7 +1542,11 @@ static int tdma_get_attr(struct tape *t, uint32_t partition, uint16_t id,
 			 struct tape_attr *attr)
 {
 	struct tdma *d = D(t);
-	int rc = read_attr(d, partition, id, attr);
+	int rc = check_attention(d);
+
+	if (rc < 0)
+		return rc;
+	rc = read_attr(d, partition, id, attr);
 
 	if (rc == -ENOENT)
 		return tape_fail(t, rc, TAPE_SENSE_ILLEGAL_REQUEST, 0);
@@ -1504,8 +1562,10 @@ static int tdma_set_attr(struct tape *t, uint32_t partition, const struct tape_a
 {
 	struct tdma *d = D(t);
 	int len = ssc_mam_build(d->small, SMALL_BUF, attr);
-	int rc;
+	int rc = check_attention(d);
 
+	if (rc < 0)
+		return rc;
 	if (len < 0)
 		return tape_fail(t, -EINVAL, TAPE_SENSE_ILLEGAL_REQUEST, 0);
 	rc = simple(d, ssc_cdb_write_attribute((uint8_t)partition, (uint32_t)len, true),
@@ -1870,6 +1930,7 @@ int tape_tapedma_open(const char *path, unsigned flags, struct tape **out,
 	forget_medium(d);
 	d->pos_known = true;
 	d->pos = 0;
+	d->attention = false;	/* whatever happened before open is not news */
 	memset(&d->t.last, 0, sizeof(d->t.last));
 	*out = &d->t;
 	return 0;

@@ -24,6 +24,7 @@
 #include "tape/tape_image.h"
 
 #define TAPEDMA_TEST_XPORT sim_xport
+#define TAPEDMA_READY_POLL_MS 1
 #include "../../lib/tape/tape_tapedma.c"
 
 static void fill_pattern(uint8_t *p, size_t len, uint32_t seed)
@@ -274,7 +275,8 @@ static void test_sense_keys(void)
 	      "3A/00 medium not present: ENOMEDIUM");
 	n = fixed_sense(b, false, SSC_KEY_NOT_READY, 0, 0x04, 0x01);
 	v = decode(b, n, SSC_CLASS_OTHER, &s);
-	CHECK(v.sense == TAPE_SENSE_NOT_READY && v.retry, "04/01 becoming ready: retry");
+	CHECK(v.sense == TAPE_SENSE_NOT_READY && v.retry && v.position_lost,
+	      "04/01 becoming ready: retry, but the position is gone");
 	n = fixed_sense(b, false, SSC_KEY_UNIT_ATTENTION, 0, 0x29, 0x00);
 	v = decode(b, n, SSC_CLASS_READ, &s);
 	CHECK(v.sense == TAPE_SENSE_UNIT_ATTENTION && v.retry && v.position_lost && v.err == -EIO,
@@ -589,6 +591,7 @@ static struct sim {
 	unsigned early_warning_at;	/* writes ending at or past this object warn */
 	unsigned overflow_at;		/* writes at or past this object: VOLUME OVERFLOW */
 	uint8_t ua_asc;			/* next command gets this UNIT ATTENTION (and a reset) */
+	unsigned not_ready;		/* that many commands get NOT READY 04/01, then BOT */
 	bool tgt_read_bug;		/* READ moves alloc - B bytes when alloc > B, none when < B */
 	bool space_refused;		/* SPACE: DATA PROTECT, as tgt on a read-only LU */
 	bool tgt;			/* tgt 1.0.85's SPACE, READ and BLANK CHECK (see test-hardware.md) */
@@ -777,6 +780,12 @@ int sim_xport(const struct ssc_cdb *cdb, int dir, void *buf, size_t len,
 	sim.commands++;
 	*status = SSC_STATUS_GOOD;
 	*sl = 0;
+	if (sim.not_ready) {
+		sim.not_ready--;
+		sim.pos = 0;
+		sim.part = 0;
+		return sim_sense(sense, sl, status, SSC_KEY_NOT_READY, false, 0, 0x04, 0x01);
+	}
 	if (sim.ua_asc) {
 		uint8_t asc = sim.ua_asc;
 
@@ -1187,6 +1196,50 @@ static void sim_scenario(bool locate, bool read_position, const char *mode)
 	rc = tape_locate(t, 0, 4);
 	n = tape_read(t, buf, 1 << 20);
 	CHECK(rc == 0 && n == 4000 && same_pattern(buf, 4000, 4), "%s: locate recovers", mode);
+	/* not ready for a while (a cartridge swap on tgt): no silent retry at BOT */
+	rc = tape_locate(t, 0, 5);
+	sim.not_ready = 3;
+	n = tape_read(t, buf, 1 << 20);
+	CHECK(n < 0 && tape_last(t)->sense == TAPE_SENSE_NOT_READY,
+	      "%s: read while not ready fails (%zd)", mode, n);
+	if (!read_position)
+		CHECK(sim_where(t) == UINT64_MAX, "%s: ... and the tracked position is gone", mode);
+	rc = tape_rewind(t);
+	CHECK(rc == 0 && sim.not_ready == 0, "%s: rewind waits until the drive is ready", mode);
+	n = tape_read(t, buf, 1 << 20);
+	CHECK(n == -EIO && tape_last(t)->sense == TAPE_SENSE_UNIT_ATTENTION,
+	      "%s: the next read reports that the cartridge may have changed (%zd)", mode, n);
+	n = tape_read(t, buf, 1 << 20);
+	CHECK(n == 1000 && same_pattern(buf, 1000, 0), "%s: ... once; then it reads from BOT", mode);
+	rc = tape_locate(t, 0, 5);
+	n = tape_read(t, buf, 1 << 20);
+	CHECK(rc == 0 && n == 5000 && same_pattern(buf, 5000, 5), "%s: locate works again", mode);
+
+	/* a medium change reported to a question is not lost */
+	sim.ua_asc = 0x28;
+	{
+		struct tape_medium med;
+
+		rc = tape_medium_info(t, &med);
+		CHECK(rc == 0, "%s: medium info absorbs the attention (%d)", mode, rc);
+	}
+	rc = tape_locate(t, 0, 2);
+	CHECK(rc == -EIO && tape_last(t)->sense == TAPE_SENSE_UNIT_ATTENTION,
+	      "%s: ... and the next locate reports it (%d)", mode, rc);
+	rc = tape_locate(t, 0, 2);
+	n = tape_read(t, buf, 1 << 20);
+	CHECK(rc == 0 && n == 3000 && same_pattern(buf, 3000, 2), "%s: then locate works", mode);
+	/* a medium change met by a write: reported by the write, nothing written */
+	{
+		unsigned before = SIMP.nobj;
+
+		rc = tape_locate(t, 0, SIM_N);
+		sim.ua_asc = 0x28;
+		n = tape_write(t, buf, 100);
+		CHECK(rc == 0 && n == -EIO && tape_last(t)->sense == TAPE_SENSE_UNIT_ATTENTION &&
+		      SIMP.nobj == before, "%s: write after a medium change: EIO, not written (%zd)",
+		      mode, n);
+	}
 	/* a unit attention on a command that can be repeated is absorbed */
 	sim.ua_asc = 0x2A;
 	rc = tape_rewind(t);
