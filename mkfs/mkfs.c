@@ -372,7 +372,9 @@ int main(int argc, char **argv)
 		 * 32 more, or 32 in all on one partition */
 		uint64_t need = (o.single_partition ? 32 : 48) * o.block_size;
 
-		if (total < need) {
+		/* total 0: the drive cannot tell (st, tapedma without MAM);
+		 * early warning and end of medium will */
+		if (total && total < need) {
 			fail("%s is too small: %" PRIu64 " bytes, an LTFS volume with %" PRIu64
 			     "-byte blocks needs at least %" PRIu64, o.device, total,
 			     o.block_size, need);
