@@ -815,7 +815,8 @@ int ltfs_format(struct tape *t, const struct ltfs_format_opts *opts,
 	if (opts->single_partition) {
 		/* fusetape extension: everything on partition 0 */
 		sizes[0] = 0;
-		if (m.capacity[0] < 32ull * bs) {
+		/* capacity 0: unknown, early warning and EOM decide */
+		if (m.capacity[0] && m.capacity[0] < 32ull * bs) {
 			errf(err, "medium too small: %" PRIu64 " bytes in partition 0",
 			     m.capacity[0]);
 			return -ENOSPC;
