@@ -111,6 +111,37 @@ if mount_tape "$IMG" "$MNT"; then
 else
 	not_ok "mounts after the daemon was killed"
 fi
+# kill -9 in the middle of a big write: the next mount recovers, and what
+# an index covered before is intact
+mount_fg "$IMG" "$MNT" -o sync_interval=0
+head -c 4M /dev/urandom >"$T/e"
+cp "$T/e" "$MNT/e"
+expect_eq "fsync before the big write" "$("$PROBE" fsync "$MNT/e")" OK
+timeout 60 dd if=/dev/urandom of="$MNT/big" bs=256k count=600 status=none 2>/dev/null &
+writer=$!
+for i in $(seq 1 300); do	# until it is well under way
+	[ "$(stat -c %s "$MNT/big" 2>/dev/null || echo 0)" -gt $((30 << 20)) ] && break
+	sleep 0.02
+done
+still=$(kill -0 "$writer" 2>/dev/null && echo yes)
+kill -9 "$daemon_pid"
+expect_eq "the daemon was killed while the writer was still writing" "$still" yes
+wait "$daemon_pid" 2>/dev/null
+wait "$writer" 2>/dev/null
+umount -l "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
+if mount_tape "$IMG" "$MNT"; then
+	ok "mounts after kill -9 during a write"
+	check "the file synced before is intact" cmp "$T/e" "$MNT/e"
+	check "and the earlier ones too" cmp "$T/d" "$MNT/d"
+	echo after >"$MNT/after-crash"
+	check "fusetape -u after the recovery" unmount_tape "$MNT"
+	mount_tape "$IMG" "$MNT"
+	expect_eq "and the volume keeps working" "$(cat "$MNT/after-crash")" after
+	unmount_tape "$MNT"
+else
+	not_ok "mounts after kill -9 during a write"
+fi
+
 # ---- an unprivileged user (fusermount3) --------------------------------
 if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
 	U=$T/user
