@@ -62,6 +62,13 @@
  *    (the one copy on the write side; callers that care use aligned
  *    buffers); reads go to the internal buffer and are copied out.
  *  - Open rewinds the tape (tracked positions need a known start).
+ *  - After a drive reset, a medium change or a not-ready spell, a command
+ *    that depends on the cartridge is never repeated silently: it fails
+ *    (-EIO, UNIT_ATTENTION / NOT_READY), and if the condition was met by a
+ *    question to the drive instead (MODE SENSE, REWIND, ...), the next
+ *    call that depends on the cartridge fails once with UNIT_ATTENTION.
+ *    In tracked mode the position is then unknown until a rewind or
+ *    locate: reads, writes and spaces fail with -EIO meanwhile.
  *  - tape_set_early_warning() sets the drive's PROGRAMMABLE EARLY WARNING
  *    SIZE (device configuration extension page, MB rounded up), which SSC
  *    counts from the drive's own early-warning point, not from the end of
