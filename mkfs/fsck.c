@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <libxml/parser.h>
 #include <libxml/xmlreader.h>
@@ -634,6 +635,9 @@ static void verify_data(struct check *c, const struct vs_index *ix,
 	uint64_t cached_block = 0, records = 0, bytes = 0, next = UINT64_MAX;
 	ssize_t cached_len = 0;
 	unsigned bad = 0;
+	/* a whole tape takes hours: show progress on a terminal */
+	bool progress = !c->o->quiet && !c->silent && isatty(STDERR_FILENO);
+	uint64_t total = 0, shown = 0;
 
 	if (!buf) {
 		operational(c, "out of memory");
@@ -641,6 +645,8 @@ static void verify_data(struct check *c, const struct vs_index *ix,
 	}
 	if (n)
 		qsort(d, n, sizeof(*d), cmp_data_extent);
+	for (size_t i = 0; progress && i < n; i++)
+		total += (d[i].last - d[i].start + 1) * c->bs;
 	for (size_t i = 0; i < n && !c->fatal; i++) {
 		for (uint64_t b = d[i].start; b <= d[i].last; b++) {
 			ssize_t len;
@@ -665,6 +671,11 @@ static void verify_data(struct check *c, const struct vs_index *ix,
 				if (len > 0) {
 					records++;
 					bytes += (uint64_t)len;
+				}
+				if (progress && bytes - shown >= (256u << 20)) {
+					shown = bytes;
+					fprintf(stderr, "\rReading file data: %" PRIu64 " of at most %"
+						PRIu64 " MiB", bytes >> 20, total >> 20);
 				}
 			}
 			if (len == -EIO)
@@ -696,6 +707,8 @@ static void verify_data(struct check *c, const struct vs_index *ix,
 			bad++;
 		}
 	}
+	if (shown)
+		fprintf(stderr, "\r%60s\r", "");
 	verbose(c, "Read %" PRIu64 " records (%" PRIu64 " bytes) of file data, %u bad\n",
 		records, bytes, bad);
 	free(buf);
