@@ -380,7 +380,7 @@ int main(int argc, char **argv)
 			     o.block_size, need);
 			goto failed;
 		}
-		if (o.have_ip_size && o.index_partition_size + 32 * o.block_size > total) {
+		if (o.have_ip_size && total && o.index_partition_size + 32 * o.block_size > total) {
 			fail("--index-partition-size: %" PRIu64 " bytes leaves no room for the "
 			     "data partition (medium: %" PRIu64 " bytes)",
 			     o.index_partition_size, total);
