@@ -66,7 +66,6 @@
 #define ST_MINOR_NOREWIND 0x80
 #define SPACE_MAX 0x7FFFFF		/* SPACE(6) count field */
 #define WEOF_MAX 0xFFFF			/* filemarks per WRITE FILEMARKS we issue */
-#define READ_FLOOR (256u << 10)		/* smallest read buffer we ask for */
 #define FALLBACK_MAX_BLOCK (512u << 10)	/* when READ BLOCK LIMITS is refused */
 
 enum object { OBJ_RECORD, OBJ_FILEMARK, OBJ_EOD, OBJ_TOO_LONG };
@@ -76,7 +75,6 @@ struct st_tape {
 	int fd;
 	bool loaded;
 	uint32_t max_block, min_block;	/* the drive's READ BLOCK LIMITS */
-	uint32_t largest;		/* largest record seen or written */
 	uint8_t *buf;			/* caps.max_record bytes, for short caller buffers */
 
 	uint64_t pos;			/* logical position: what the caller sees */
@@ -350,18 +348,6 @@ static void clear_eom_state(struct st_tape *s)
 		s->phys_known = false;
 }
 
-/* How much a read asks for: twice the largest record seen, within limits. */
-static size_t read_length(const struct st_tape *s)
-{
-	uint64_t want = 2 * (uint64_t)s->largest;
-
-	if (want < READ_FLOOR)
-		want = READ_FLOOR;
-	if (want > s->t.caps.max_record)
-		want = s->t.caps.max_record;
-	return (size_t)want;
-}
-
 /*
  * Read the object the drive is at (phys_known, phys == the object).  A
  * record's first min(length, dstlen) bytes land in dst; with dstlen == 0
@@ -371,7 +357,7 @@ static size_t read_length(const struct st_tape *s)
 static int read_object(struct st_tape *s, void *dst, size_t dstlen,
 		       enum object *kind, size_t *reclen)
 {
-	size_t len = read_length(s);
+	size_t len = s->t.caps.max_record;	/* our buffer: no record is longer */
 	bool exact = false, grown = false, direct;
 	struct mtget g;
 	ssize_t n;
@@ -448,8 +434,6 @@ static int read_object(struct st_tape *s, void *dst, size_t dstlen,
 		break;
 	}
 	s->phys++;
-	if ((size_t)n > s->largest)
-		s->largest = (uint32_t)n;
 	if (dst && !direct)
 		memcpy(dst, s->buf, (size_t)n < dstlen ? (size_t)n : dstlen);
 	*kind = OBJ_RECORD;
@@ -562,8 +546,6 @@ static ssize_t written(struct st_tape *s, size_t len, bool early_warning)
 	s->known = s->pos + 1;
 	s->pos++;
 	s->phys = s->pos;
-	if (len > s->largest)
-		s->largest = (uint32_t)len;
 	s->warned = early_warning || past_early_warning(s);
 	if (s->warned)
 		s->t.last.sense = TAPE_SENSE_EARLY_WARNING;
