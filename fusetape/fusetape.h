@@ -19,7 +19,9 @@
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "ltfs/ltfs.h"
 #include "tape/tape.h"
@@ -51,6 +53,12 @@ enum {
 #define FT_XATTR_PID "user.fusetape.pid"
 #define FT_XATTR_UNMOUNT "user.fusetape.unmount:"
 #define FT_XATTR_SYNC "user.ltfs.sync"
+/*
+ * Read-only text on the mount root: the data path in use, how many bytes
+ * went by splice and how many through the daemon's memory, the tape
+ * position and the average throughput since mount (see man/fusetape.1).
+ */
+#define FT_XATTR_STATS "user.fusetape.stats"
 
 /* Largest FUSE write request we accept (the kernel's maximum, 256 pages). */
 #define FT_MAX_WRITE (1u << 20)
@@ -76,6 +84,19 @@ struct ft_fs {
 	bool stopping;
 	pthread_cond_t wake;
 
+	/*
+	 * Data path.  With splice on, write requests arrive in a pipe and
+	 * whole records go from there into the tape image without passing
+	 * through our memory, and reads are answered with ranges of the
+	 * image file that the kernel splices into /dev/fuse.
+	 */
+	bool splice;
+	char data_path[160];		/* "splice (image)" or "copy: why" */
+	struct timespec mounted_at;	/* CLOCK_MONOTONIC */
+	uint64_t write_bytes;		/* accepted by write requests */
+	uint64_t read_bytes;		/* returned by read requests */
+	uint64_t read_spliced;		/* of which handed to the kernel as image ranges */
+
 	int status_fd;			/* FIFO of "fusetape -u", -1 if none */
 	bool foreground;		/* stderr still reaches the user */
 };
@@ -85,6 +106,9 @@ extern const struct fuse_lowlevel_ops ft_ops;
 /* Message to the user: stderr in the foreground, else syslog. */
 void ft_log(const struct ft_fs *fs, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* The user.fusetape.stats text into buf (NUL-terminated); its length. */
+size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size);
 
 /* "fusetape -u MOUNTPOINT": returns an exit code. */
 int ft_unmount_client(const char *mountpoint);

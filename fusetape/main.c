@@ -13,6 +13,7 @@
 #include "fusetape.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,10 +48,12 @@ struct ft_conf {
 	unsigned sync_interval;
 	long uid, gid;		/* -1: the mounting user's */
 	long umask;		/* -1: 022 */
+	bool nosplice;
 	bool help, version;
 };
 
-enum { KEY_RO, KEY_SYNC, KEY_UID, KEY_GID, KEY_UMASK, KEY_HELP, KEY_VERSION };
+enum { KEY_RO, KEY_SYNC, KEY_UID, KEY_GID, KEY_UMASK, KEY_NOSPLICE, KEY_HELP,
+       KEY_VERSION };
 
 static const struct fuse_opt ft_opt_spec[] = {
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -58,6 +61,7 @@ static const struct fuse_opt ft_opt_spec[] = {
 	FUSE_OPT_KEY("uid=", KEY_UID),
 	FUSE_OPT_KEY("gid=", KEY_GID),
 	FUSE_OPT_KEY("umask=", KEY_UMASK),
+	FUSE_OPT_KEY("nosplice", KEY_NOSPLICE),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -131,6 +135,9 @@ static int opt_proc(void *data, const char *arg, int key,
 			return bad_value(arg);
 		c->umask = v;
 		return 0;
+	case KEY_NOSPLICE:
+		c->nosplice = true;
+		return 0;
 	case KEY_HELP:
 		c->help = true;
 		return 0;
@@ -156,6 +163,7 @@ static void usage(FILE *f)
 "                           (default %d, 0 = only on fsync and unmount)\n"
 "    -o uid=N, -o gid=N     owner shown for every file (default: you)\n"
 "    -o umask=OCTAL         mode bits to clear from 0666/0777 (default 022)\n"
+"    -o nosplice            move file data through memory, not by splice\n"
 "    -o allow_other         let other users in (see /etc/fuse.conf)\n"
 "    -f                     stay in the foreground\n"
 "    -d                     debug: print every FUSE request (implies -f)\n"
@@ -218,6 +226,146 @@ static void stop_sync_thread(struct ft_fs *fs)
 }
 
 /* ---- mount and unmount -------------------------------------------------- */
+
+/*
+ * libfuse splices a request into a pipe only if the pipe holds its
+ * largest request (FT_MAX_WRITE plus a page of headers), which needs a
+ * 2 MiB pipe: more than /proc/sys/fs/pipe-max-size (1 MiB by default)
+ * allows unless we may exceed it (CAP_SYS_RESOURCE, e.g. root).  Without
+ * such pipes libfuse quietly copies, so find out first and say so.
+ */
+#define PIPE_MAX_PATH "/proc/sys/fs/pipe-max-size"
+#define PIPE_WANTED (2 * FT_MAX_WRITE)
+
+static long read_pipe_max(void)
+{
+	long max = 0;
+	FILE *f = fopen(PIPE_MAX_PATH, "r");
+
+	if (f) {
+		if (fscanf(f, "%ld", &max) != 1)
+			max = 0;
+		fclose(f);
+	}
+	return max;
+}
+
+/* Root without CAP_SYS_RESOURCE (containers) may still raise the limit. */
+static int raise_pipe_max(struct ft_fs *fs)
+{
+	long old = read_pipe_max();
+	int fd;
+
+	if (geteuid() != 0 || old <= 0 || old >= PIPE_WANTED)
+		return -1;
+	fd = open(PIPE_MAX_PATH, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (dprintf(fd, "%u\n", PIPE_WANTED) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	fprintf(stderr, "fusetape: raised %s from %ld to %u for the splice data path\n",
+		PIPE_MAX_PATH, old, PIPE_WANTED);
+	return 0;
+}
+
+static void choose_data_path(struct ft_fs *fs, bool nosplice)
+{
+	int p[2];
+
+	fs->splice = false;
+	if (nosplice) {
+		snprintf(fs->data_path, sizeof(fs->data_path), "copy: -o nosplice");
+		return;
+	}
+	if (!ltfs_splice_native(fs->vol) || !ltfs_read_direct_possible(fs->vol)) {
+		snprintf(fs->data_path, sizeof(fs->data_path),
+			 "copy: the %s backend has no splice path",
+			 tape_backend_name(fs->tape));
+		return;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(fs->data_path, sizeof(fs->data_path), "copy: pipe: %s",
+			 strerror(errno));
+		return;
+	}
+	if (fcntl(p[0], F_SETPIPE_SZ, (int)(FT_MAX_WRITE + 4096)) < 0 &&
+	    raise_pipe_max(fs) == 0)
+		(void)fcntl(p[0], F_SETPIPE_SZ, (int)(FT_MAX_WRITE + 4096));
+	if (fcntl(p[0], F_GETPIPE_SZ) < (int)(FT_MAX_WRITE + 4096)) {
+		long max = read_pipe_max();
+
+		snprintf(fs->data_path, sizeof(fs->data_path),
+			 "copy: pipes cannot grow to 2 MiB (pipe-max-size %ld; "
+			 "raise /proc/sys/fs/pipe-max-size to 2097152 or mount as root)",
+			 max);
+	} else {
+		fs->splice = true;
+		snprintf(fs->data_path, sizeof(fs->data_path), "splice (%s)",
+			 tape_backend_name(fs->tape));
+	}
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
+ * Page-cache reads reach us in requests of the mount's read-ahead size,
+ * 128 KiB by default: raise it to a few records so that reads come in
+ * max_write-sized requests and the tape streams.  The mount's bdi is
+ * named after its device number, taken from mountinfo (a stat of the
+ * mount point would ask this very daemon).  Only root may; a failure
+ * costs speed only.
+ */
+#define FT_READ_AHEAD_KB 4096
+
+static void raise_read_ahead(struct ft_fs *fs, const char *mountpoint)
+{
+	char line[PATH_MAX * 2 + 256], path[128];
+	unsigned maj = 0, min = 0;
+	bool found = false;
+	FILE *f;
+	int fd;
+
+	f = fopen("/proc/self/mountinfo", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX + 1];
+		unsigned a, b;
+
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; octal escapes in paths */
+		if (sscanf(line, "%*u %*u %u:%u %*s %4096s", &a, &b, mnt) != 3)
+			continue;
+		if (strcmp(mnt, mountpoint) == 0 && strstr(line, " fuse.fusetape ")) {
+			maj = a;
+			min = b;
+			found = true;	/* the last one is ours: mounted on top */
+		}
+	}
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (dprintf(fd, "%d\n", FT_READ_AHEAD_KB) < 0)
+		ft_log(fs, LOG_INFO, "read-ahead left at the default: %s", strerror(errno));
+	close(fd);
+}
+
+static void log_stats(struct ft_fs *fs, const char *when)
+{
+	char text[1024], *p;
+
+	ft_stats_text(fs, text, sizeof(text));
+	for (p = text; (p = strchr(p, '\n')) != NULL;)
+		*p = p[1] ? ';' : '\0';
+	ft_log(fs, LOG_INFO, "%s: %s", when, text);
+}
+
 
 static int copy_args(const struct fuse_args *from, struct fuse_args *to)
 {
@@ -467,6 +615,7 @@ int main(int argc, char *argv[])
 	if (fs.readonly && !conf.ro)
 		fuse_opt_add_arg(&args, "-oro");
 
+	choose_data_path(&fs, conf.nosplice);
 	se = fuse_session_new(&args, &ft_ops, sizeof(ft_ops), &fs);
 	if (!se) {
 		code = FT_EXIT_USAGE;
@@ -494,6 +643,9 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	}
 	fs.foreground = copts.foreground;
+	clock_gettime(CLOCK_MONOTONIC, &fs.mounted_at);
+	raise_read_ahead(&fs, copts.mountpoint);
+	ft_log(&fs, LOG_INFO, "data path: %s", fs.data_path);
 
 	r = start_sync_thread(&fs);
 	if (r < 0)
@@ -507,6 +659,7 @@ int main(int argc, char *argv[])
 	stop_sync_thread(&fs);
 	/* Detach first (after a signal the kernel mount is still there). */
 	fuse_session_unmount(se);
+	log_stats(&fs, "unmount");
 	code = close_volume(&fs, msg, sizeof(msg));
 	report_status(&fs, code, msg);
 

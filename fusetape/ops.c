@@ -128,6 +128,8 @@ static void reply_entry_or_forget(fuse_req_t req, struct ft_fs *fs,
 
 static void ft_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct ft_fs *fs = userdata;
+
 	/* Large requests: the tape wants whole records. */
 	conn->max_write = FT_MAX_WRITE;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
@@ -138,6 +140,18 @@ static void ft_init(void *userdata, struct fuse_conn_info *conn)
 	 */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	conn->time_gran = 1;
+	if (fs->splice) {
+		unsigned want = FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
+				FUSE_CAP_SPLICE_MOVE;
+
+		if ((conn->capable & want) == want) {
+			conn->want |= want;
+		} else {
+			fs->splice = false;
+			snprintf(fs->data_path, sizeof(fs->data_path),
+				 "copy: the kernel offers no splice for FUSE");
+		}
+	}
 }
 
 static void ft_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -517,39 +531,86 @@ static void ft_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
+/* Image ranges in one reply, at most; then the rest is copied. */
+#define FT_READ_SEGS 8
+
+/*
+ * With splice on, the parts of the request that lie in records of the
+ * tape image are answered as ranges of the image file (the kernel splices
+ * them into /dev/fuse; the core checked their CRCs first); a part it
+ * cannot serve that way (a hole, data still in the write buffer) and
+ * everything after it is read into memory by the core.  The reply goes
+ * out under the lock so that no write or sync can move the tape's data
+ * in between.
+ */
 static void ft_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct ft_fs *fs = fs_of(req);
-	ssize_t n;
-	char *buf;
+	struct fuse_bufvec *bv;
+	size_t got = 0, direct = 0;
+	ssize_t n = 0;
+	char *buf = NULL;
 
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	buf = malloc(size ? size : 1);
-	if (!buf) {
+	bv = calloc(1, sizeof(*bv) + FT_READ_SEGS * sizeof(bv->buf[0]));
+	if (!bv) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	lock(fs);
 	if (!fs->vol)
 		n = -EIO;
-	else
-		n = ltfs_read(fs->vol, ino, buf, size, (uint64_t)off);
-	unlock(fs);
-	if (n < 0)
+	while (fs->splice && n >= 0 && got < size && bv->count < FT_READ_SEGS) {
+		uint64_t pos;
+		int fd;
+
+		n = ltfs_read_direct(fs->vol, ino, size - got, (uint64_t)off + got,
+				     &fd, &pos);
+		if (n <= 0)
+			break;
+		bv->buf[bv->count++] = (struct fuse_buf){
+			.size = (size_t)n,
+			.flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK,
+			.fd = fd,
+			.pos = (off_t)pos,
+		};
+		got += (size_t)n;
+		direct += (size_t)n;
+	}
+	if (n >= 0 && got < size) {
+		buf = malloc(size - got);
+		n = buf ? ltfs_read(fs->vol, ino, buf, size - got, (uint64_t)off + got)
+			: -ENOMEM;
+		if (n > 0) {
+			bv->buf[bv->count++] = (struct fuse_buf){ .size = (size_t)n, .mem = buf };
+			got += (size_t)n;
+		}
+	}
+	if (n < 0) {
 		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
+	} else {
+		fs->read_bytes += got;
+		/* libfuse copies replies under two pages instead of splicing */
+		if (direct && got >= 2 * 4096)
+			fs->read_spliced += direct;
+		fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE);
+	}
+	unlock(fs);
 	free(buf);
+	free(bv);
 }
 
 /*
- * Writes arrive as a fuse_bufvec so that spliced requests (data still in
- * a pipe) can later be handed on without a copy; today a request held in
- * memory is passed to the core in place and anything else is copied out.
+ * Writes arrive as a fuse_bufvec.  With splice on, a large request's data
+ * is still in the pipe libfuse spliced it into: the core takes it from
+ * there (whole records go on to the image by splice) and we mark the
+ * buffer consumed; if the core fails, the buffer stays unconsumed and
+ * libfuse throws the rest of the pipe away.  A request held in memory is
+ * passed to the core in place and anything else is copied out.
  */
 static void ft_write_buf(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_bufvec *bufv, off_t off,
@@ -568,6 +629,24 @@ static void ft_write_buf(fuse_req_t req, fuse_ino_t ino,
 	}
 	if (fs->readonly) {
 		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (fs->splice && bufv->count - bufv->idx == 1 && bufv->off == 0 &&
+	    (b->flags & FUSE_BUF_IS_FD) && !(b->flags & FUSE_BUF_FD_SEEK)) {
+		lock(fs);
+		if (!fs->vol)
+			n = -EIO;
+		else
+			n = ltfs_write_pipe(fs->vol, ino, b->fd, b->size, (uint64_t)off);
+		if (n > 0)
+			fs->write_bytes += (uint64_t)n;
+		unlock(fs);
+		if (n < 0) {
+			fuse_reply_err(req, (int)-n);
+			return;
+		}
+		bufv->idx = bufv->count;	/* all taken from the pipe */
+		fuse_reply_write(req, (size_t)n);
 		return;
 	}
 	if (bufv->count - bufv->idx == 1 && !(b->flags & FUSE_BUF_IS_FD)) {
@@ -598,6 +677,8 @@ static void ft_write_buf(fuse_req_t req, fuse_ino_t ino,
 		n = -EIO;
 	else
 		n = ltfs_write(fs->vol, ino, data, len, (uint64_t)off);
+	if (n > 0)
+		fs->write_bytes += (uint64_t)n;
 	unlock(fs);
 	free(copy);
 	if (n < 0)
@@ -900,6 +981,7 @@ static void ft_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int err, r;
 
 	if (ino == FUSE_ROOT_ID && (strcmp(name, FT_XATTR_PID) == 0 ||
+	    strcmp(name, FT_XATTR_STATS) == 0 ||
 	    strncmp(name, FT_XATTR_UNMOUNT, strlen(FT_XATTR_UNMOUNT)) == 0)) {
 		fuse_reply_err(req, EPERM);
 		return;
@@ -938,6 +1020,13 @@ static void ft_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		int len = snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 
 		reply_xattr_value(req, pid, (size_t)len, size);
+		return;
+	}
+	if (ino == FUSE_ROOT_ID && strcmp(name, FT_XATTR_STATS) == 0) {
+		char text[1024];
+		size_t len = ft_stats_text(fs, text, sizeof(text));
+
+		reply_xattr_value(req, text, len, size);
 		return;
 	}
 	if (ino == FUSE_ROOT_ID &&
@@ -1039,6 +1128,60 @@ static void ft_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	r = ltfs_removexattr(fs->vol, ino, key);
 	unlock(fs);
 	fuse_reply_err(req, -r);
+}
+
+static double mb_per_s(uint64_t bytes, double secs)
+{
+	return secs > 0 ? (double)bytes / secs / 1e6 : 0;
+}
+
+size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size)
+{
+	struct ltfs_io_stats io = { 0 };
+	struct tape_position pos = { 0 };
+	struct timespec now;
+	bool have_pos = false;
+	double secs;
+	int len;
+
+	lock(fs);
+	if (fs->vol) {
+		ltfs_io_stats(fs->vol, &io);
+		have_pos = tape_read_position(fs->tape, &pos) == 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - fs->mounted_at.tv_sec) +
+	       (double)(now.tv_nsec - fs->mounted_at.tv_nsec) / 1e9;
+	len = snprintf(buf, size,
+		"data path: %s\n"
+		"write bytes: %llu\n"
+		"write spliced: %llu\n"
+		"write copied: %llu\n"
+		"read bytes: %llu\n"
+		"read spliced: %llu\n"
+		"read copied: %llu\n"
+		"records verified: %llu\n"
+		"tape position: %s%u:%llu\n"
+		"mounted seconds: %.1f\n"
+		"write MB/s: %.1f\n"
+		"read MB/s: %.1f\n",
+		fs->data_path,
+		(unsigned long long)fs->write_bytes,
+		(unsigned long long)io.write_spliced,
+		(unsigned long long)(fs->write_bytes - io.write_spliced),
+		(unsigned long long)fs->read_bytes,
+		(unsigned long long)fs->read_spliced,
+		(unsigned long long)(fs->read_bytes - fs->read_spliced),
+		(unsigned long long)io.records_verified,
+		have_pos ? "" : "unknown ", pos.partition,
+		(unsigned long long)pos.block, secs,
+		mb_per_s(fs->write_bytes, secs), mb_per_s(fs->read_bytes, secs));
+	unlock(fs);
+	if (len < 0)
+		len = 0;
+	if ((size_t)len >= size)
+		len = (int)size - 1;
+	return (size_t)len;
 }
 
 const struct fuse_lowlevel_ops ft_ops = {

@@ -6,11 +6,16 @@
  * one-record cache, or from that buffer.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include "ltfs/ltfs_internal.h"
+#include "tape/tape_image.h"
 
 static uint64_t round_up(uint64_t n, uint64_t to)
 {
@@ -148,17 +153,44 @@ ssize_t ltfs_read(struct ltfs_volume *v, uint64_t uid, void *buf, size_t len,
 	}
 	if (pos < end)
 		memset(out + (pos - off), 0, (size_t)(end - pos));
+	v->io.read_copied += len;
 	return (ssize_t)len;
 }
 
-ssize_t ltfs_write(struct ltfs_volume *v, uint64_t uid, const void *buf,
-		   size_t len, uint64_t off)
+/* Read exactly len bytes from a pipe known to hold them. */
+static int read_pipe(int fd, unsigned char *dst, size_t len)
 {
-	const unsigned char *in = buf;
+	while (len) {
+		ssize_t n = read(fd, dst, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO;
+		dst += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Where the data of a write comes from: the caller's memory (mem) or a
+ * pipe (fd >= 0).  A whole record of pipe data at a record boundary goes
+ * to tape with tape_write_splice(); everything else is gathered in the
+ * write buffer.
+ */
+struct wsrc {
+	const unsigned char *mem;
+	int fd;
+};
+
+static ssize_t write_from(struct ltfs_volume *v, uint64_t uid,
+			  const struct wsrc *src, size_t len, uint64_t off)
+{
 	struct ltfs_extent e;
 	struct ltfs_node *n;
 	size_t saved_wlen = v->wlen, done = 0;
-	uint64_t saved_next = v->dp_next, need;
+	uint64_t saved_next = v->dp_next, need, spliced = 0, gathered = 0;
 	bool wrote_record = false;
 	int rc;
 
@@ -171,6 +203,14 @@ ssize_t ltfs_write(struct ltfs_volume *v, uint64_t uid, const void *buf,
 		return 0;
 	if (len > SSIZE_MAX || off + len < off)
 		return -EFBIG;
+	if (src->fd >= 0) {
+		int ready;
+
+		/* all of it must be there: a read from the pipe must never block */
+		if (ioctl(src->fd, FIONREAD, &ready) < 0 || ready < 0 ||
+		    (size_t)ready < len)
+			return -EIO;
+	}
 	/* refuse up front what would eat into the room the index needs */
 	need = round_up(v->wlen + len, v->bs);
 	if (v->dp_full || need + ltfs_index_reserve(v) > v->dp_left)
@@ -178,22 +218,35 @@ ssize_t ltfs_write(struct ltfs_volume *v, uint64_t uid, const void *buf,
 	while (done < len) {
 		size_t chunk = v->bs - v->wlen;
 		const unsigned char *rec = v->wbuf;
+		bool splice_it = false;
 
 		if (chunk > len - done)
 			chunk = len - done;
-		if (v->wlen == 0 && chunk == v->bs) {
+		if (v->wlen == 0 && chunk == v->bs && src->fd < 0) {
 			/* a whole record of the caller's: write it from there */
-			rec = in + done;
+			rec = src->mem + done;
 			v->wlen = v->bs;
-		} else {
-			memcpy(v->wbuf + v->wlen, in + done, chunk);
+		} else if (v->wlen == 0 && chunk == v->bs) {
+			splice_it = true;
+			v->wlen = v->bs;
+		} else if (src->fd < 0) {
+			memcpy(v->wbuf + v->wlen, src->mem + done, chunk);
 			v->wlen += chunk;
+		} else {
+			rc = read_pipe(src->fd, v->wbuf + v->wlen, chunk);
+			if (rc) {
+				v->wlen = wrote_record ? 0 : saved_wlen;
+				return rc;
+			}
+			v->wlen += chunk;
+			gathered += chunk;
 		}
 		done += chunk;
 		if (v->wlen == v->bs) {
 			rc = ltfs_locate(v, v->dp, v->dp_next);
 			if (!rc) {
-				ssize_t w = tape_write(v->t, rec, v->bs);
+				ssize_t w = splice_it ? tape_write_splice(v->t, src->fd, v->bs)
+						      : tape_write(v->t, rec, v->bs);
 
 				rc = w < 0 ? (int)w : 0;
 				if (w < 0)
@@ -209,6 +262,8 @@ ssize_t ltfs_write(struct ltfs_volume *v, uint64_t uid, const void *buf,
 					v->dp_full = true;
 				return rc == -ENOSPC || rc == -EROFS || rc == -ENOMEM ? rc : -EIO;
 			}
+			if (splice_it)
+				spliced += v->bs;
 			if (tape_last(v->t)->sense == TAPE_SENSE_EARLY_WARNING)
 				v->dp_full = true;
 			v->dp_next++;
@@ -229,7 +284,171 @@ ssize_t ltfs_write(struct ltfs_volume *v, uint64_t uid, const void *buf,
 		n->length = off + len;
 	n->modify = n->change = ltfs_now();
 	ltfs_mark_dirty(v);
+	if (src->fd >= 0) {
+		v->io.write_spliced += spliced;
+		v->io.write_pipe_copied += gathered;
+		v->io.write_copied += len - spliced;
+	} else {
+		v->io.write_copied += len;
+	}
 	return (ssize_t)len;
+}
+
+ssize_t ltfs_write(struct ltfs_volume *v, uint64_t uid, const void *buf,
+		   size_t len, uint64_t off)
+{
+	struct wsrc src = { .mem = buf, .fd = -1 };
+
+	return write_from(v, uid, &src, len, off);
+}
+
+ssize_t ltfs_write_pipe(struct ltfs_volume *v, uint64_t uid, int pipe_fd,
+			size_t len, uint64_t off)
+{
+	struct wsrc src = { .fd = pipe_fd };
+
+	if (pipe_fd < 0)
+		return -EINVAL;
+	return write_from(v, uid, &src, len, off);
+}
+
+bool ltfs_splice_native(const struct ltfs_volume *v)
+{
+	return tape_splice_native(v->t);
+}
+
+bool ltfs_read_direct_possible(const struct ltfs_volume *v)
+{
+	return tape_is_image(v->t);
+}
+
+void ltfs_io_stats(const struct ltfs_volume *v, struct ltfs_io_stats *st)
+{
+	*st = v->io;
+}
+
+/* Has (part, block) at image offset pos with this crc been checked? */
+static bool verified(struct ltfs_volume *v, unsigned part, uint64_t block,
+		     uint64_t pos, uint32_t len, uint32_t crc)
+{
+	const struct ltfs_verified *c = &v->vcache[block % LTFS_VCACHE];
+
+	return c->pos == pos && c->block == block && c->part == part &&
+	       c->len == len && c->crc == crc;
+}
+
+static void remember_verified(struct ltfs_volume *v, unsigned part, uint64_t block,
+			      uint64_t pos, uint32_t len, uint32_t crc)
+{
+	struct ltfs_verified *c = &v->vcache[block % LTFS_VCACHE];
+
+	c->part = part;
+	c->block = block;
+	c->pos = pos;
+	c->len = len;
+	c->crc = crc;
+}
+
+/* How far ahead of a direct read the image file is asked to be read. */
+#define READ_AHEAD_BYTES (8u << 20)
+
+/* Ask the kernel to read the image range [pos, pos + len) in the background. */
+static void prefetch(struct ltfs_volume *v, int fd, uint64_t pos, uint64_t len)
+{
+	uint64_t end = pos + len;
+
+	if (v->ra_fd == fd && pos < v->ra_end && end <= v->ra_end && pos >= v->ra_start)
+		return;		/* asked already */
+	if (v->ra_fd == fd && pos >= v->ra_start && pos < v->ra_end)
+		pos = v->ra_end;	/* only the part not asked for yet */
+	if (end > pos)
+		posix_fadvise(fd, (off_t)pos, (off_t)(end - pos), POSIX_FADV_WILLNEED);
+	if (v->ra_fd != fd || pos > v->ra_end || pos < v->ra_start)
+		v->ra_start = pos;
+	v->ra_fd = fd;
+	v->ra_end = end;
+}
+
+ssize_t ltfs_read_direct(struct ltfs_volume *v, uint64_t uid, size_t len,
+			 uint64_t off, int *fd, uint64_t *pos)
+{
+	const struct ltfs_extent *e;
+	struct ltfs_node *n;
+	uint64_t abs, block, next_pos = 0, ext_left;
+	size_t lo, hi, inner, total = 0;
+	int part, rc;
+
+	*fd = -1;
+	*pos = 0;
+	if (!tape_is_image(v->t))
+		return 0;
+	n = file_node(v, uid, &rc);
+	if (!n)
+		return rc;
+	if (off >= n->length || !len)
+		return 0;
+	if (len > n->length - off)
+		len = (size_t)(n->length - off);
+	lo = 0;
+	hi = n->next;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (n->ext[mid].fileoffset + n->ext[mid].bytecount <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == n->next || n->ext[lo].fileoffset > off)
+		return 0;	/* a hole: the copy path makes the zeros */
+	e = &n->ext[lo];
+	part = ltfs_part_scsi(v, e->part);
+	if (part < 0)
+		return 0;
+	ext_left = e->fileoffset + e->bytecount - off;
+	if (len > ext_left)
+		len = (size_t)ext_left;
+	abs = e->byteoffset + (off - e->fileoffset);
+	block = e->startblock + abs / v->bs;
+	inner = (size_t)(abs % v->bs);
+	while (total < len) {
+		uint64_t rpos;
+		uint32_t rlen, crc;
+		int rfd;
+		size_t take;
+
+		if ((unsigned)part == v->dp && block == v->dp_next && v->wlen)
+			break;	/* still in the write buffer */
+		if (tape_image_record_extent(v->t, (uint32_t)part, block, &rfd, &rpos,
+					     &rlen, &crc) != 0 || rlen <= inner)
+			break;	/* the copy path reports what is wrong */
+		if (total && rpos != next_pos)
+			break;	/* not contiguous in the image file */
+		if (!verified(v, (unsigned)part, block, rpos, rlen, crc)) {
+			if (!total)
+				prefetch(v, rfd, rpos, ext_left + inner < READ_AHEAD_BYTES ?
+					 ext_left + inner : READ_AHEAD_BYTES);
+			rc = tape_image_verify_record(v->t, (uint32_t)part, block);
+			if (rc) {
+				if (total)
+					break;	/* serve what is good, fail on the next call */
+				return -EIO;
+			}
+			remember_verified(v, (unsigned)part, block, rpos, rlen, crc);
+			v->io.records_verified++;
+		}
+		take = rlen - inner < len - total ? rlen - inner : len - total;
+		if (!total) {
+			*fd = rfd;
+			*pos = rpos + inner;
+		}
+		total += take;
+		next_pos = rpos + rlen;
+		block++;
+		inner = 0;
+	}
+	v->io.read_direct += total;
+	return (ssize_t)total;
 }
 
 int ltfs_file_set_length(struct ltfs_volume *v, struct ltfs_node *n,

@@ -247,6 +247,50 @@ ssize_t ltfs_read(struct ltfs_volume *v, uint64_t uid, void *buf, size_t len,
  */
 ssize_t ltfs_write(struct ltfs_volume *v, uint64_t uid, const void *buf,
 		   size_t len, uint64_t off);
+/*
+ * ltfs_write() with the data in a pipe (a FUSE request received by
+ * splice): the next len bytes of pipe_fd, which must already hold them
+ * all (-EIO otherwise; nothing then is read).  Whole records that start
+ * at a record boundary go to tape with tape_write_splice(), without a
+ * copy in user space when ltfs_splice_native(); the rest (the ends of an
+ * unaligned write, small files) is read into the write buffer as
+ * ltfs_write() would copy it.  Results as ltfs_write(); after a failure
+ * part of the pipe may have been consumed and the caller discards the
+ * rest.
+ */
+ssize_t ltfs_write_pipe(struct ltfs_volume *v, uint64_t uid, int pipe_fd,
+			size_t len, uint64_t off);
+/* Does ltfs_write_pipe() reach the tape without a user-space copy? */
+bool ltfs_splice_native(const struct ltfs_volume *v);
+
+/*
+ * Zero-copy read: the longest prefix of the file bytes [off, off + len)
+ * that can be taken straight from the backing file of a virtual tape
+ * image: *fd (owned by the tape, valid while mounted) and *pos (its file
+ * offset).  Returns that prefix's length, or 0 when the first byte cannot
+ * be served this way (a hole, data still in the write buffer, not an
+ * image, end of file, a damaged extent): ltfs_read() serves and reports
+ * those.  Each record is checked against its CRC32C before it is first
+ * handed out (tape_image_verify_record(); a bounded cache remembers the
+ * records checked); a record that fails gives -EIO as ltfs_read() would.
+ * The image range ahead of the read is asked to be read in the background.
+ */
+ssize_t ltfs_read_direct(struct ltfs_volume *v, uint64_t uid, size_t len,
+			 uint64_t off, int *fd, uint64_t *pos);
+/* Can ltfs_read_direct() ever return ranges on this volume's tape? */
+bool ltfs_read_direct_possible(const struct ltfs_volume *v);
+
+/* How file data moved since mount (bytes). */
+struct ltfs_io_stats {
+	uint64_t write_spliced;		/* records put on tape from a pipe, no copy */
+	uint64_t write_copied;		/* through memory (ltfs_write, buffered pipe data) */
+	uint64_t write_pipe_copied;	/* of which read out of a pipe */
+	uint64_t read_direct;		/* handed out by ltfs_read_direct() */
+	uint64_t read_copied;		/* copied out by ltfs_read() */
+	uint64_t records_verified;	/* CRC checks made by ltfs_read_direct() */
+};
+void ltfs_io_stats(const struct ltfs_volume *v, struct ltfs_io_stats *st);
+
 /* Data of this file on tape, then an index to the data partition (as ltfs_sync). */
 int ltfs_fsync(struct ltfs_volume *v, uint64_t uid);
 

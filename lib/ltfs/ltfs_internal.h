@@ -218,6 +218,15 @@ int ltfs_vci_parse(const uint8_t *buf, size_t len, uint64_t *vcr,
 
 /* ---- the volume (volume.c, data.c, ops.c) -------------------------------- */
 
+/* Records the direct read path has checked against their CRC (data.c). */
+#define LTFS_VCACHE 1024
+struct ltfs_verified {
+	uint64_t block;
+	uint64_t pos;		/* image file offset; 0: empty slot */
+	uint32_t len, crc;
+	unsigned part;
+};
+
 struct ltfs_volume {
 	struct tape *t;
 	struct ltfs_label label;
@@ -253,6 +262,11 @@ struct ltfs_volume {
 	bool dp_full;		/* early warning seen or a write hit EOM */
 	uint64_t ip_capacity;
 	char notice[LTFS_ERRLEN];	/* what mount repaired, "" if nothing */
+
+	struct ltfs_io_stats io;	/* how file data moved (ltfs_io_stats()) */
+	struct ltfs_verified vcache[LTFS_VCACHE];
+	int ra_fd;			/* image range already asked to be read ahead */
+	uint64_t ra_start, ra_end;
 };
 
 /* Map an LTFS partition letter of this volume to the SCSI partition. */

@@ -629,6 +629,7 @@ static struct ltfs_volume *volume_new(struct tape *t, const char *creator)
 	if (!v)
 		return NULL;
 	v->t = t;
+	v->ra_fd = -1;
 	/* the creator goes into every index as XML text */
 	if (creator && !ltfs_xml_text_ok(creator, strlen(creator)))
 		creator = NULL;

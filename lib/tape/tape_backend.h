@@ -16,6 +16,8 @@ struct tape_ops {
 	int (*close)(struct tape *t);
 	ssize_t (*read)(struct tape *t, void *buf, size_t len);
 	ssize_t (*write)(struct tape *t, const void *buf, size_t len);
+	/* Optional: a record from a pipe without a user-space copy (tape.h). */
+	ssize_t (*write_splice)(struct tape *t, int pipe_fd, size_t len);
 	int (*write_filemarks)(struct tape *t, unsigned count);
 	int (*locate)(struct tape *t, uint32_t partition, uint64_t block);
 	int (*read_position)(struct tape *t, struct tape_position *pos);

@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1461,7 +1463,93 @@ static bool past_early_warning(const struct image *im, uint32_t part, uint64_t e
 	return im->early_warning >= size || end > size - im->early_warning;
 }
 
-static ssize_t image_write(struct tape *t, const void *buf, size_t len)
+/*
+ * The checksum of len bytes at file offset pos, read in place from the
+ * page cache through a temporary read-only mapping: a read pass, no copy
+ * (this is how records that arrived by splice get their crc, and how the
+ * zero-copy read path checks a record before handing it out).  pos is
+ * 4 KiB-aligned (records are).  The range must lie inside the file as
+ * measured at open; an image truncated behind our back while mounted
+ * would fault, which no other path here can meet either.
+ */
+static int crc_in_place(struct image *im, uint64_t pos, size_t len, uint32_t *crc)
+{
+	static long page;
+	uint64_t start;
+	size_t maplen;
+	void *p;
+
+	if (!page)
+		page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
+	if (pos + len > im->file_size)
+		return -EIO;
+	start = pos - pos % (uint64_t)page;
+	maplen = len + (size_t)(pos - start);
+	p = mmap(NULL, maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, im->fd, (off_t)start);
+	if (p == MAP_FAILED)
+		return -errno;
+	*crc = tape_crc32c(0, (const uint8_t *)p + (pos - start), len);
+	munmap(p, maplen);
+	return 0;
+}
+
+/* Bytes ready in a pipe, or -errno. */
+static long pipe_ready(int fd)
+{
+	int n;
+
+	if (ioctl(fd, FIONREAD, &n) < 0)
+		return -errno;
+	return n;
+}
+
+/*
+ * len bytes from the pipe to file offset pos.  The caller checked that
+ * the pipe holds them, so nothing here can block on it.  splice() moves
+ * the pipe's page references into the image's page cache write (the
+ * kernel's one copy that any buffered write makes); where the filesystem
+ * refuses splice the data goes through the scratch buffer instead.
+ */
+static int splice_in(struct image *im, int pipe_fd, size_t len, uint64_t pos)
+{
+	while (len) {
+		loff_t o = (loff_t)pos;
+		ssize_t n = splice(pipe_fd, NULL, im->fd, &o, len,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EINVAL) {
+			size_t k = len > SCRATCH_SIZE ? SCRATCH_SIZE : len;
+			int err;
+
+			n = read(pipe_fd, im->scratch, k);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			if (n == 0)
+				return -EIO;
+			err = pwrite_full(im->fd, im->scratch, (size_t)n, pos);
+			if (err)
+				return err;
+		} else if (n < 0) {
+			return errno == EAGAIN ? -EIO : -errno;
+		} else if (n == 0) {
+			return -EIO;
+		}
+		pos += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * One record at the current position, its data from buf or (buf NULL)
+ * from pipe_fd.  Ordering as described at the top: tombstone if
+ * overwriting, data, then the entry that makes it part of the tape.
+ */
+static ssize_t write_record(struct tape *t, const void *buf, int pipe_fd, size_t len)
 {
 	struct image *im = IM(t);
 	uint32_t part = im->cur_part;
@@ -1469,10 +1557,19 @@ static ssize_t image_write(struct tape *t, const void *buf, size_t len)
 	const struct hdr_part *hp = &im->h.p[part];
 	uint64_t n = im->cur_block, off, end;
 	struct entry e;
+	uint32_t crc;
 	int err;
 
 	if (!im->loaded)
 		return not_ready(t);
+	if (!buf) {
+		long ready = pipe_ready(pipe_fd);
+
+		if (ready < 0)
+			return tape_fail(t, (int)ready, TAPE_SENSE_ILLEGAL_REQUEST, 0);
+		if ((size_t)ready < len)
+			return tape_fail(t, -EIO, TAPE_SENSE_ILLEGAL_REQUEST, 0);
+	}
 	err = object_data_off(im, part, n, &off);
 	if (err)
 		return medium_error(t, err);
@@ -1487,7 +1584,14 @@ static ssize_t image_write(struct tape *t, const void *buf, size_t len)
 			return medium_error(t, err);
 		truncate_at(ps, n, off);
 	}
-	err = pwrite_full(im->fd, buf, len, hp->data_off + off);
+	if (buf) {
+		err = pwrite_full(im->fd, buf, len, hp->data_off + off);
+		crc = tape_crc32c(0, buf, len);
+	} else {
+		err = splice_in(im, pipe_fd, len, hp->data_off + off);
+		if (!err)
+			err = crc_in_place(im, hp->data_off + off, len, &crc);
+	}
 	if (err)
 		return medium_error(t, err);
 	e = (struct entry){
@@ -1495,7 +1599,7 @@ static ssize_t image_write(struct tape *t, const void *buf, size_t len)
 		.data_off = off,
 		.length = (uint32_t)len,
 		.type = ENTRY_RECORD,
-		.data_crc = tape_crc32c(0, buf, len),
+		.data_crc = crc,
 	};
 	err = write_entry(im, part, n, &e);
 	if (err)
@@ -1507,6 +1611,16 @@ static ssize_t image_write(struct tape *t, const void *buf, size_t len)
 	if (past_early_warning(im, part, end))
 		t->last.sense = TAPE_SENSE_EARLY_WARNING;
 	return (ssize_t)len;
+}
+
+static ssize_t image_write(struct tape *t, const void *buf, size_t len)
+{
+	return write_record(t, buf, -1, len);
+}
+
+static ssize_t image_write_splice(struct tape *t, int pipe_fd, size_t len)
+{
+	return write_record(t, NULL, pipe_fd, len);
 }
 
 #define FM_BATCH 256u
@@ -1841,6 +1955,7 @@ static const struct tape_ops image_ops = {
 	.close = image_close,
 	.read = image_read,
 	.write = image_write,
+	.write_splice = image_write_splice,
 	.write_filemarks = image_write_filemarks,
 	.locate = image_locate,
 	.read_position = image_read_position,
@@ -1933,4 +2048,31 @@ int tape_image_record_extent(struct tape *t, uint32_t partition,
 	*length = e.length;
 	*crc32c = e.data_crc;
 	return 0;
+}
+
+int tape_image_verify_record(struct tape *t, uint32_t partition, uint64_t block)
+{
+	struct image *im;
+	struct entry e;
+	uint64_t pos;
+	uint32_t crc;
+	int err;
+
+	if (!tape_is_image(t))
+		return -EINVAL;
+	im = IM(t);
+	if (partition >= im->h.partitions)
+		return -EINVAL;
+	if (block >= im->ps[partition].eod)
+		return -ENODATA;
+	err = read_entry(im, partition, block, &e);
+	if (err)
+		return -EIO;
+	if (e.type == ENTRY_FILEMARK)
+		return -ENOMSG;
+	pos = im->h.p[partition].data_off + e.data_off;
+	err = crc_in_place(im, pos, e.length, &crc);
+	if (err)
+		return -EIO;
+	return crc == e.data_crc ? 0 : -EIO;
 }

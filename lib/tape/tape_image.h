@@ -136,6 +136,17 @@ int tape_image_record_extent(struct tape *t, uint32_t partition,
 			     uint64_t block, int *fd, uint64_t *offset,
 			     uint32_t *length, uint32_t *crc32c);
 
+/*
+ * Check the record at (partition, block) against its stored CRC32C,
+ * reading the image's page cache in place (a read-only mapping, nothing
+ * copied): 0 if it matches, -EIO if it does not or cannot be read,
+ * -ENODATA at or past EOD, -ENOMSG for a filemark.  For zero-copy readers
+ * that hand out the record's file range (tape_image_record_extent())
+ * instead of reading it through tape_read().
+ */
+int tape_image_verify_record(struct tape *t, uint32_t partition,
+			     uint64_t block);
+
 /* True if t is an image handle. */
 bool tape_is_image(const struct tape *t);
 
