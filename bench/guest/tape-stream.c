@@ -24,12 +24,12 @@
  * its length, both stamps (the right record in the right place) and 64
  * sampled words; the first and the last record of a run are compared whole.
  *
- * Five runs per mode.  Prints, per run and mode, MB/s (10^6 bytes/s) and the process's CPU
- * seconds for each direction; then the medians, the ratio of each tapedma
- * mode to nst, and the tapedma counters (bytes_zero_copy, bytes_copied,
- * from /sys/class/tapedma/tapedma0/stats/) over each mode's runs.  TAP
- * points: each run's data verified, no byte copied by the module, no page
- * left pinned.
+ * Five runs per mode.  Prints, per run and mode, MB/s (10^6 bytes/s) and
+ * the process's CPU seconds for each direction; then the medians, the
+ * ratio of each tapedma mode to nst, and the tapedma counters
+ * (bytes_zero_copy, bytes_copied, from /sys/class/tapedma/tapedma0/stats/)
+ * over each mode's runs.  TAP points: each run's data verified, no byte
+ * copied by the module, no page left pinned.
  *
  * Size: 256 records, or FUSETAPE_TAPE_MB / 2 when the tape is smaller than
  * 300 MiB (a quick trial on the rig's default tape).  Run by
@@ -615,7 +615,7 @@ int main(void)
 		memcpy(wslot[i], pattern, REC);
 		memset(rslot[i], 0, REC);
 	}
-	printf("tape-stream: %u records of 1 MiB (%u MiB) per direction, %d runs per mode, tape %s MiB\n",
+	printf("%u records of 1 MiB (%u MiB) per direction, %d runs per mode, tape %s MiB\n",
 	       nrec, nrec, RUNS, getenv("FUSETAPE_TAPE_MB") ? getenv("FUSETAPE_TAPE_MB") : "?");
 	if (have_dma) {
 		int fd = open(DMA_DEV, O_RDWR);
