@@ -5,7 +5,13 @@
  *
  * Each mode writes N records of 1 MiB and a filemark from BOT, rewinds,
  * reads the N records back and then the filemark.  Modes:
- *   nst            /dev/nst0, write(2)/read(2), st in variable-block mode
+ *   nst            /dev/nst0, write(2)/read(2), st in variable-block mode,
+ *                  page-aligned buffers: 256 pages, which st maps directly
+ *                  (its direct I/O, zero-copy as well)
+ *   nst-malloc     the same with buffers 16 bytes into a page, where
+ *                  malloc(3) puts a 1 MiB block: 257 pages, more than st's
+ *                  256 scatter-gather segments, so st copies every record
+ *                  through its own driver buffer
  *   tapedma-rw     /dev/tapedma0, write(2)/read(2) (one record per call)
  *   tapedma-uring  /dev/tapedma0, IORING_OP_URING_CMD WRITE(6)/READ(6) on
  *                  registered buffers (IORING_URING_CMD_FIXED), one command
@@ -26,7 +32,7 @@
  *
  * Five runs per mode.  Prints, per run and mode, MB/s (10^6 bytes/s) and
  * the process's CPU seconds for each direction; then the medians, the
- * ratio of each tapedma mode to nst, and the tapedma counters
+ * ratio of each tapedma mode to nst and to nst-malloc, the counters
  * (bytes_zero_copy, bytes_copied, from /sys/class/tapedma/tapedma0/stats/)
  * over each mode's runs.  TAP points: each run's data verified, no byte
  * copied by the module, no page left pinned.
@@ -64,11 +70,13 @@
 #define RUNS 5
 #define SAMPLES 64
 
-enum mode { M_NST, M_DMA_RW, M_DMA_URING, M_DMA_LINK, M_COUNT };
+enum mode { M_NST, M_NST_MALLOC, M_DMA_RW, M_DMA_URING, M_DMA_LINK, M_COUNT };
 static const char *const mode_name[M_COUNT] = {
-	"nst", "tapedma-rw", "tapedma-uring", "tapedma-link4",
+	"nst", "nst-malloc", "tapedma-rw", "tapedma-uring", "tapedma-link4",
 };
-static const unsigned mode_depth[M_COUNT] = { 1, 1, 1, CHAIN_MAX };
+static const unsigned mode_depth[M_COUNT] = { 1, 1, 1, 1, CHAIN_MAX };
+#define IS_ST(m) ((m) == M_NST || (m) == M_NST_MALLOC)
+#define MALLOC_OFFSET 16	/* glibc's chunk header before an mmap()ed block */
 
 static const char *const stat_name[] = {
 	"commands", "bytes_moved", "bytes_zero_copy", "bytes_copied", "errors",
@@ -77,14 +85,16 @@ static const char *const stat_name[] = {
 enum { S_CMDS, S_MOVED, S_ZC, S_COPIED, S_ERRORS, S_PINNED, S_COUNT };
 
 /* Buffers for all modes, allocated and touched once: CHAIN_MAX write slots
- * (the pattern, stamped per record) and CHAIN_MAX read slots. */
-static unsigned char *pattern, *wslot[CHAIN_MAX], *rslot[CHAIN_MAX];
+ * (the pattern, stamped per record) and CHAIN_MAX read slots, page-aligned;
+ * one of each MALLOC_OFFSET bytes into a page for nst-malloc. */
+static unsigned char *pattern, *wslot[CHAIN_MAX], *rslot[CHAIN_MAX], *wmalloc, *rmalloc;
 static unsigned nrec;
 
 /* One open device, for one run of one mode. */
 struct dev {
 	enum mode mode;
 	int fd;
+	unsigned char *wbuf, *rbuf;	/* for write(2)/read(2) */
 	struct io_uring ring;
 	bool ring_ready;
 	struct tapedma_result res[CHAIN_MAX];
@@ -263,7 +273,7 @@ static void cdb6(struct tapedma_cmd *c, uint8_t op, uint32_t count)
 /* REWIND or WRITE FILEMARKS(6) 1 on the open device of any mode. */
 static int position(struct dev *d, bool filemark)
 {
-	if (d->mode == M_NST) {
+	if (IS_ST(d->mode)) {
 		struct mtop op = { .mt_op = filemark ? MTWEOF : MTREW, .mt_count = 1 };
 
 		if (ioctl(d->fd, MTIOCTOP, &op)) {
@@ -303,17 +313,19 @@ static void dev_close(struct dev *d)
 
 static int dev_open(struct dev *d, enum mode m)
 {
-	const char *path = m == M_NST ? ST_DEV : DMA_DEV;
+	const char *path = IS_ST(m) ? ST_DEV : DMA_DEV;
 	int ret;
 
 	memset(d, 0, sizeof(*d));
 	d->mode = m;
+	d->wbuf = m == M_NST_MALLOC ? wmalloc : wslot[0];
+	d->rbuf = m == M_NST_MALLOC ? rmalloc : rslot[0];
 	d->fd = open(path, O_RDWR);
 	if (d->fd < 0) {
 		snprintf(d->err, sizeof(d->err), "open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (m == M_NST) {
+	if (IS_ST(m)) {
 		/* the rig sets variable-block mode; a benchmark run by hand may not */
 		struct mtop op = { .mt_op = MTSETBLK, .mt_count = 0 };
 
@@ -450,8 +462,8 @@ static int write_records(struct dev *d, uint64_t tag)
 		for (unsigned i = 0; i < nrec; i++) {
 			ssize_t r;
 
-			stamp(wslot[0], i, tag);
-			r = write(d->fd, wslot[0], REC);
+			stamp(d->wbuf, i, tag);
+			r = write(d->fd, d->wbuf, REC);
 			if (r != (ssize_t)REC) {
 				snprintf(d->err, sizeof(d->err), "write of record %u: %s", i,
 					 r < 0 ? strerror(errno) : "short");
@@ -487,16 +499,16 @@ static int read_records(struct dev *d, uint64_t tag)
 		ssize_t r;
 
 		for (unsigned i = 0; i < nrec; i++) {
-			r = read(d->fd, rslot[0], REC);
+			r = read(d->fd, d->rbuf, REC);
 			if (r != (ssize_t)REC) {
 				snprintf(d->err, sizeof(d->err), "read of record %u: %s", i,
 					 r < 0 ? strerror(errno) : r == 0 ? "filemark or end of data" : "short");
 				return -1;
 			}
-			if (check_record(d, rslot[0], i, tag))
+			if (check_record(d, d->rbuf, i, tag))
 				return -1;
 		}
-		r = read(d->fd, rslot[0], REC);
+		r = read(d->fd, d->rbuf, REC);
 		if (r != 0) {
 			snprintf(d->err, sizeof(d->err), "read after the last record: %zd (%s), want 0 (filemark)",
 				 r, r < 0 ? strerror(errno) : "a record");
@@ -597,14 +609,16 @@ int main(void)
 	double med_w[M_COUNT] = { 0 }, med_r[M_COUNT] = { 0 }, med_wc[M_COUNT], med_rc[M_COUNT];
 	long long stat_delta[M_COUNT][S_COUNT] = { { 0 } };
 	unsigned good[M_COUNT] = { 0 };
+	size_t slots_len = (size_t)(2 * CHAIN_MAX + 1) * REC;
+	size_t mem_len = slots_len + 2 * ((size_t)REC + 4096);
 	unsigned char *mem;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	nrec = records_wanted();
-	mem = mmap(NULL, (size_t)(2 * CHAIN_MAX + 1) * REC, PROT_READ | PROT_WRITE,
+	mem = mmap(NULL, mem_len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (mem == MAP_FAILED) {
-		printf("Bail out! mmap of %u MiB: %s\n", 2 * CHAIN_MAX + 1, strerror(errno));
+		printf("Bail out! mmap of %zu bytes: %s\n", mem_len, strerror(errno));
 		return 1;
 	}
 	pattern = mem;
@@ -615,6 +629,10 @@ int main(void)
 		memcpy(wslot[i], pattern, REC);
 		memset(rslot[i], 0, REC);
 	}
+	wmalloc = mem + slots_len + MALLOC_OFFSET;
+	rmalloc = mem + slots_len + REC + 4096 + MALLOC_OFFSET;
+	memcpy(wmalloc, pattern, REC);
+	memset(rmalloc, 0, REC);
 	printf("%u records of 1 MiB (%u MiB) per direction, %d runs per mode, tape %s MiB\n",
 	       nrec, nrec, RUNS, getenv("FUSETAPE_TAPE_MB") ? getenv("FUSETAPE_TAPE_MB") : "?");
 	if (have_dma) {
@@ -645,7 +663,7 @@ int main(void)
 			bool counted;
 			struct run_result rr;
 
-			if (m != M_NST && !have_dma)
+			if (!IS_ST(m) && !have_dma)
 				continue;
 			counted = have_dma && read_stats(before);
 			rr = run_mode(m, run);
@@ -679,10 +697,11 @@ int main(void)
 		printf("RESULT %-14s write %7.1f MB/s  read %7.1f MB/s  cpu write %.2f s read %.2f s  (%u runs)\n",
 		       mode_name[m], med_w[m], med_r[m], med_wc[m], med_rc[m], good[m]);
 	}
-	for (enum mode m = M_DMA_RW; m < M_COUNT; m++)
-		if (good[m] && good[M_NST] && med_w[M_NST] > 0 && med_r[M_NST] > 0)
-			printf("RESULT ratio %s/nst: write %.2f read %.2f\n", mode_name[m],
-			       med_w[m] / med_w[M_NST], med_r[m] / med_r[M_NST]);
+	for (enum mode base = M_NST; base <= M_NST_MALLOC; base++)
+		for (enum mode m = M_DMA_RW; m < M_COUNT; m++)
+			if (good[m] && good[base] && med_w[base] > 0 && med_r[base] > 0)
+				printf("RESULT ratio %s/%s: write %.2f read %.2f\n", mode_name[m],
+				       mode_name[base], med_w[m] / med_w[base], med_r[m] / med_r[base]);
 	if (!have_dma)
 		return tap_done();
 	for (enum mode m = 0; m < M_COUNT; m++) {
@@ -691,8 +710,9 @@ int main(void)
 		printf("RESULT counters %s (%u runs): commands +%lld bytes_moved +%lld bytes_zero_copy +%lld bytes_copied +%lld errors +%lld\n",
 		       mode_name[m], RUNS, stat_delta[m][S_CMDS], stat_delta[m][S_MOVED],
 		       stat_delta[m][S_ZC], stat_delta[m][S_COPIED], stat_delta[m][S_ERRORS]);
-		if (m == M_NST) {
-			CHECK_EQ(stat_delta[m][S_MOVED], 0, "nst runs moved nothing through tapedma");
+		if (IS_ST(m)) {
+			CHECK_EQ(stat_delta[m][S_MOVED], 0, "%s runs moved nothing through tapedma",
+				 mode_name[m]);
 			continue;
 		}
 		CHECK_EQ(stat_delta[m][S_COPIED], 0, "%s: bytes_copied stayed 0", mode_name[m]);
