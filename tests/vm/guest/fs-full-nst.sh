@@ -1,0 +1,170 @@
+#!/bin/sh
+# fs-full-nst.sh, fs-full-tapedma.sh - the filesystem fills the tape, on the
+# st backend (/dev/nst0) or the tapedma backend (/dev/tapedma0), whichever
+# this script is called as (fs-full-tapedma.sh is a symlink to it).
+#
+# tgt's drive reports no capacity and has no early warning: the first write
+# past the end fails with ENOSPC, so the filesystem learns it is full only
+# there.  What must hold even so:
+#   - copying distinct files in ends with ENOSPC (not EIO, not a hang);
+#   - fusetape -u still puts the index on tape (exit 0);
+#   - after a new mount, every file whose copy succeeded (cp exit 0) is
+#     there byte for byte, and the file being copied when the tape filled
+#     holds a prefix of its data or is gone - never other bytes;
+#   - the full volume mounts and unmounts again.
+# The tape is FUSETAPE_TAPE_MB (64 by default) large; files are 3-4 MiB.
+B=${FUSETAPE_BIN:-/usr/local/bin}
+PATH=$B:$PATH
+n=0
+failed=0
+mounted=0
+case ${0##*/} in
+*tapedma*)
+	TAG=tapedma DEV=${FUSETAPE_TAPEDMA:-}
+	if [ -z "$DEV" ] || [ ! -c "$DEV" ]; then
+		echo "1..0 # SKIP no /dev/tapedma0 (tapedma.ko not built or not loaded)"
+		exit 0
+	fi ;;
+*)	TAG=nst DEV=${FUSETAPE_TAPE:-/dev/nst0} ;;
+esac
+MB=${FUSETAPE_TAPE_MB:-64}
+
+check() {	# check STATUS DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $TAG: $2"
+	else
+		echo "not ok $n - $TAG: $2"
+		failed=$((failed + 1))
+	fi
+}
+diag() { sed "s/^/# $TAG: /" "$@" 2>/dev/null; }
+note() { echo "# $TAG: $*"; }
+now() { cut -d' ' -f1 /proc/uptime; }
+secs_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+finish() {
+	if [ $mounted = 1 ]; then
+		timeout 120 fusetape -u mnt >/dev/null 2>&1 || umount -l mnt 2>/dev/null
+	fi
+	if [ -n "${syslog_pid:-}" ]; then
+		grep -v 'syslogd started' syslog | diag
+		kill "$syslog_pid" 2>/dev/null
+		wait "$syslog_pid" 2>/dev/null
+	fi
+	echo "1..$n"
+	[ $failed -eq 0 ]
+	exit
+}
+do_mount() {	# do_mount DESCRIPTION
+	timeout 120 fusetape "$DEV" mnt >mount.out 2>&1
+	rc=$?
+	diag mount.out
+	[ $rc -eq 0 ] && grep -q " $PWD/mnt fuse" /proc/mounts
+	rc=$?
+	[ $rc -eq 0 ] && mounted=1
+	check $rc "$1"
+	[ $rc -eq 0 ] || finish
+}
+do_unmount() {	# do_unmount DESCRIPTION
+	t0=$(now)
+	timeout 120 fusetape -u mnt >umount.out 2>&1
+	rc=$?
+	diag umount.out
+	note "fusetape -u exited $rc after $(secs_since "$t0") s"
+	if grep -q " $PWD/mnt fuse" /proc/mounts; then
+		note "still mounted after fusetape -u"
+		rc=1
+	else
+		mounted=0
+	fi
+	check $rc "$1"
+	[ $rc -eq 0 ] || finish
+}
+
+for p in mkfs.fusetape fusetape; do
+	command -v $p >/dev/null || { echo "1..0 # SKIP $p not built (run make)"; exit 0; }
+done
+# the daemon's word after the mount goes to syslog
+rm -f /dev/log
+syslogd -n -O "$PWD/syslog" 2>/dev/null &
+syslog_pid=$!
+i=0
+while [ ! -S /dev/log ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+
+start=$(now)
+mkdir -p mnt src
+head -c 4194304 /dev/urandom >blob
+mkfs.fusetape -q -f --single-partition "$DEV" >mkfs.out 2>&1
+rc=$?
+diag mkfs.out
+check $rc "mkfs.fusetape --single-partition $DEV"
+[ $rc -eq 0 ] || finish
+do_mount "mount $DEV"
+df -k mnt 2>&1 | diag
+# statfs: what is free cannot exceed the size (df's "used" is the difference)
+set -- $(stat -f -c '%b %f %a' mnt)
+if [ "$1" -ge "$2" ] && [ "$2" -ge "$3" ]; then
+	check 0 "statfs: blocks $1 >= free $2 >= available $3"
+elif [ "$1" -eq 0 ]; then
+	n=$((n + 1))
+	echo "ok $n - $TAG: statfs: blocks >= free >= available # SKIP known bug: capacity unknown: ltfs_statfs() says 0 blocks but $2 free (df: used wraps)"
+else
+	check 1 "statfs: blocks $1 >= free $2 >= available $3"
+fi
+
+# Distinct files (the blob rotated, so a misplaced extent cannot compare
+# equal), until a copy fails; twice the tape's size at most.
+i=0 written=0 last= copy_rc=0
+t0=$(now)
+while [ $written -lt $((2 * MB * 1048576)) ]; do
+	i=$((i + 1))
+	size=$((3 * 1048576 + i * 40961))
+	k=$((i * 123457 % 4194304))
+	{ tail -c +$((k + 1)) blob; head -c $k blob; } | head -c $size >src/f$i
+	cp src/f$i mnt/f$i 2>cp.err
+	copy_rc=$?
+	if [ $copy_rc -ne 0 ]; then
+		last=f$i
+		break
+	fi
+	written=$((written + size))
+done
+note "copied $((i - 1)) files ($written bytes) in $(secs_since "$t0") s; f$i: cp exit $copy_rc"
+diag cp.err
+[ -n "$last" ] && grep -q 'No space left on device' cp.err
+check $? "copying in ends with ENOSPC (after $((written >> 20)) MiB on a $MB MiB tape)"
+[ $written -ge $((MB * 1048576 / 2)) ]
+check $? "at least half the tape took data before that"
+df -k mnt 2>&1 | diag
+# the file that did not fit is removed, as an application would
+rm -f mnt/"$last" 2>rm.err
+check $? "rm of the file that did not fit"
+diag rm.err
+
+do_unmount "fusetape -u on a full tape (the index goes on tape)"
+do_mount "mount the full volume again"
+
+bad=0 j=1
+while [ $j -lt $i ]; do
+	if ! cmp src/f$j mnt/f$j >cmp.out 2>&1; then
+		bad=$((bad + 1))
+		[ $bad -le 5 ] && diag cmp.out
+	fi
+	j=$((j + 1))
+done
+check $bad "all $((i - 1)) copied files byte for byte"
+if [ -e mnt/"$last" ]; then
+	sz=$(stat -c %s mnt/"$last")
+	note "$last is there with $sz bytes after rm"
+	head -c "$sz" src/"$last" | cmp - mnt/"$last" >/dev/null
+	check $? "$last, removed, is back only as a prefix of its data"
+else
+	check 0 "$last, removed after ENOSPC, stays removed"
+fi
+ls mnt | grep -v '^f[0-9]*$' | sed 's/^/unexpected: /' >extra.out
+[ ! -s extra.out ]
+check $? "nothing else appeared (no lost+found)"
+diag extra.out
+do_unmount "unmount again"
+note "total $(secs_since "$start") s"
+finish

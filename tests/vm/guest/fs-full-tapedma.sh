@@ -1,0 +1,1 @@
+fs-full-nst.sh
