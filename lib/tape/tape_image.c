@@ -1594,6 +1594,15 @@ static ssize_t write_record(struct tape *t, const void *buf, int pipe_fd, size_t
 	}
 	if (err)
 		return medium_error(t, err);
+	/*
+	 * Start writing the record out now rather than when the page cache
+	 * decides to: a streaming writer then keeps the disk busy while it
+	 * produces the next records, and the flush at the end has little
+	 * left to wait for.  Only a hint; durability still comes from
+	 * tape_flush().
+	 */
+	(void)sync_file_range(im->fd, (off64_t)(hp->data_off + off), (off64_t)len,
+			      SYNC_FILE_RANGE_WRITE);
 	e = (struct entry){
 		.seq = im->next_seq++,
 		.data_off = off,

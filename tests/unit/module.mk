@@ -12,3 +12,5 @@ TESTS += test_ltfs_data
 test_ltfs_data_SRCS := tests/unit/test_ltfs_data.c
 TESTS += test_ltfs_recovery
 test_ltfs_recovery_SRCS := tests/unit/test_ltfs_recovery.c
+TESTS += test_ltfs_zerocopy
+test_ltfs_zerocopy_SRCS := tests/unit/test_ltfs_zerocopy.c
