@@ -96,17 +96,6 @@ struct ft_fs {
 	uint64_t write_bytes;		/* accepted by write requests */
 	uint64_t read_bytes;		/* returned by read requests */
 	uint64_t read_spliced;		/* of which handed to the kernel as image ranges */
-	/*
-	 * Files opened write-only get FOPEN_DIRECT_IO on the splice path:
-	 * their writes skip the page cache, so the next ordinary open of
-	 * such a file must not keep (possibly stale) cached pages.  The
-	 * inodes are remembered here; if more are pending than fit, every
-	 * ordinary open drops the cache until the list is empty again.
-	 */
-#define FT_DIRECT_PENDING 64
-	uint64_t direct_pending[FT_DIRECT_PENDING];
-	unsigned ndirect_pending;
-	bool direct_overflow;
 
 	int status_fd;			/* FIFO of "fusetape -u", -1 if none */
 	bool foreground;		/* stderr still reaches the user */

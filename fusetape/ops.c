@@ -469,46 +469,6 @@ static void ft_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	fuse_reply_err(req, EPERM);
 }
 
-/*
- * Page cache or not.  Writes through the page cache reach us at most as
- * fast as the kernel fills it (about half the disk's speed here); with
- * FOPEN_DIRECT_IO the kernel puts the caller's pages straight into the
- * request pipe.  A write-only descriptor can neither read nor mmap, so
- * it loses nothing by bypassing the cache; everything else keeps it.
- * Called with fs->lock held.
- */
-static void choose_caching(struct ft_fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	unsigned i;
-
-	fi->keep_cache = 1;
-	if (fs->splice && (fi->flags & O_ACCMODE) == O_WRONLY) {
-		fi->direct_io = 1;
-		fi->keep_cache = 0;
-		for (i = 0; i < fs->ndirect_pending; i++)
-			if (fs->direct_pending[i] == ino)
-				return;
-		if (fs->ndirect_pending < FT_DIRECT_PENDING)
-			fs->direct_pending[fs->ndirect_pending++] = ino;
-		else
-			fs->direct_overflow = true;
-		return;
-	}
-	for (i = 0; i < fs->ndirect_pending; i++) {
-		if (fs->direct_pending[i] == ino) {
-			/* written around the cache: start this open afresh */
-			fi->keep_cache = 0;
-			fs->direct_pending[i] = fs->direct_pending[--fs->ndirect_pending];
-			break;
-		}
-	}
-	if (fs->direct_overflow) {
-		fi->keep_cache = 0;
-		if (fs->ndirect_pending == 0)
-			fs->direct_overflow = false;
-	}
-}
-
 static void ft_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ft_fs *fs = fs_of(req);
@@ -531,18 +491,16 @@ static void ft_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 		r = ltfs_setattr(fs->vol, ino, &sa, &ls);
 	}
-	/*
-	 * Every change of a file's data goes through this mount, so the
-	 * kernel's page cache stays valid from one open to the next (but
-	 * see choose_caching()).
-	 */
-	if (r == 0)
-		choose_caching(fs, ino, fi);
 	unlock(fs);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
+	/*
+	 * Every change of a file's data goes through this mount, so the
+	 * kernel's page cache stays valid from one open to the next.
+	 */
+	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
 }
 
@@ -564,9 +522,7 @@ static void ft_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	to_entry(fs, &ls, &e);
-	lock(fs);
-	choose_caching(fs, ls.uid, fi);
-	unlock(fs);
+	fi->keep_cache = 1;
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		lock(fs);
 		if (fs->vol)
