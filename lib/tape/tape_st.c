@@ -88,6 +88,16 @@ struct st_tape {
 	bool eod_known;
 	uint64_t *fm;			/* sorted positions of the filemarks below known */
 	size_t nfm, fmcap;
+
+	/*
+	 * Native mode (the probe at open found MTIOCPOS and MTSEEK honest):
+	 * the drive keeps the position, the map above is unused.  pos and
+	 * part mirror the drive while pos_valid.
+	 */
+	bool native;
+	bool pos_valid;
+	uint32_t part;			/* partition the drive is in */
+	unsigned nparts;		/* partitions on the loaded medium */
 };
 
 #define ST(t) ((struct st_tape *)(t))
@@ -176,6 +186,44 @@ static void forget_all(struct st_tape *s)
 /* ---- the drive ------------------------------------------------------------ */
 
 /*
+ * Every call that reaches the tape device goes through this table, so that
+ * a unit test can put a simulated drive behind the backend (native mode
+ * cannot be exercised on tgt).  Only a build with TAPE_ST_TEST_HOOKS can
+ * replace it; the calls have the syscalls' contract (-1 and errno).
+ */
+struct st_transport {
+	int (*open)(const char *path, int flags);
+	int (*fstat)(int fd, struct stat *sb);
+	int (*ioctl)(int fd, unsigned long req, void *arg);
+	ssize_t (*read)(int fd, void *buf, size_t len);
+	ssize_t (*write)(int fd, const void *buf, size_t len);
+	int (*close)(int fd);
+};
+
+static int sys_open(const char *path, int flags)
+{
+	return open(path, flags);
+}
+
+static int sys_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg);
+}
+
+#ifdef TAPE_ST_TEST_HOOKS
+static struct st_transport st_xport = {
+#else
+static const struct st_transport st_xport = {
+#endif
+	.open = sys_open,
+	.fstat = fstat,
+	.ioctl = sys_ioctl,
+	.read = read,
+	.write = write,
+	.close = close,
+};
+
+/*
  * st takes its lock interruptibly before it touches the drive, so a call
  * that fails with EINTR did nothing and is simply repeated.
  */
@@ -184,7 +232,7 @@ static int st_ioctl(int fd, unsigned long req, void *arg)
 	int rc;
 
 	do
-		rc = ioctl(fd, req, arg);
+		rc = st_xport.ioctl(fd, req, arg);
 	while (rc < 0 && errno == EINTR);
 	return rc;
 }
@@ -194,7 +242,7 @@ static ssize_t st_read_raw(int fd, void *buf, size_t len)
 	ssize_t n;
 
 	do
-		n = read(fd, buf, len);
+		n = st_xport.read(fd, buf, len);
 	while (n < 0 && errno == EINTR);
 	return n;
 }
@@ -204,7 +252,7 @@ static ssize_t st_write_raw(int fd, const void *buf, size_t len)
 	ssize_t n;
 
 	do
-		n = write(fd, buf, len);
+		n = st_xport.write(fd, buf, len);
 	while (n < 0 && errno == EINTR);
 	return n;
 }
@@ -496,6 +544,522 @@ static int not_ready(struct tape *t)
 	return tape_fail(t, -ENOMEDIUM, TAPE_SENSE_NOT_READY, 0);
 }
 
+static bool past_early_warning(struct st_tape *s);
+
+/* ---- native mode ---------------------------------------------------------- */
+
+/*
+ * Where the drive says it is.  MTIOCPOS is READ POSITION (logical object
+ * number within the partition once st's scsi2logical option is set, see
+ * probe_native()); the partition is st's own idea of it, which st reports
+ * in MTIOCGET's mt_resid and keeps in step with MTSETPART/MTSEEK.
+ */
+static int drive_position(struct st_tape *s)
+{
+	struct mtpos mp = { 0 };
+	struct mtget g;
+
+	s->pos_valid = false;
+	if (st_ioctl(s->fd, MTIOCPOS, &mp) < 0)
+		return -errno;
+	if (mp.mt_blkno < 0)
+		return -EPROTO;
+	s->pos = (uint64_t)mp.mt_blkno;
+	s->part = 0;
+	if (s->nparts > 1) {
+		if (mt_status(s, &g) < 0)
+			return -EIO;
+		if (g.mt_resid < 0 || (unsigned long)g.mt_resid >= s->nparts)
+			return -EPROTO;
+		s->part = (uint32_t)g.mt_resid;
+	}
+	s->pos_valid = true;
+	return 0;
+}
+
+/* The drive no longer says where it is: nothing can be trusted. */
+static int native_lost(struct st_tape *s, int err)
+{
+	s->pos_valid = false;
+	return tape_fail(&s->t, err < 0 ? err : -EIO, TAPE_SENSE_HARDWARE, 0);
+}
+
+static int native_known_position(struct st_tape *s)
+{
+	int err;
+
+	if (s->pos_valid)
+		return 0;
+	err = drive_position(s);
+	return err ? native_lost(s, err) : 0;
+}
+
+/* MTSEEK to block of the current partition, checked by reading it back. */
+static int seek_back(struct st_tape *s, uint64_t block)
+{
+	int err;
+
+	if (block > INT_MAX)
+		return native_lost(s, -EOVERFLOW);
+	err = mt(s, MTSEEK, (int)block);
+	if (!err)
+		err = drive_position(s);
+	if (!err && s->pos != block)
+		err = -EIO;
+	return err ? native_lost(s, err) : 0;
+}
+
+/* True if st holds end-of-data state: the last command met BLANK CHECK. */
+static bool at_eod_state(struct st_tape *s)
+{
+	struct mtget g;
+
+	return mt_status(s, &g) == 0 && (g.mt_gstat & GMT_EOD(~0));
+}
+
+static ssize_t native_read(struct st_tape *s, void *buf, size_t len)
+{
+	struct tape *t = &s->t;
+	enum object kind;
+	size_t reclen;
+	int err;
+
+	err = native_known_position(s);
+	if (err)
+		return err;
+	err = read_object(s, buf, len, &kind, &reclen);
+	if (err) {
+		s->pos_valid = false;
+		return err;
+	}
+	switch (kind) {
+	case OBJ_EOD:
+		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
+	case OBJ_FILEMARK:
+		s->pos++;
+		t->last.sense = TAPE_SENSE_FILEMARK;
+		return 0;
+	case OBJ_TOO_LONG:
+		s->pos++;
+		return tape_fail(t, -EOVERFLOW, TAPE_SENSE_RECORD_LENGTH, 0);
+	case OBJ_RECORD:
+		break;
+	}
+	s->pos++;
+	if (reclen > len)
+		return tape_fail(t, -EOVERFLOW, TAPE_SENSE_RECORD_LENGTH, reclen);
+	return (ssize_t)reclen;
+}
+
+static ssize_t native_written(struct st_tape *s, size_t len, bool early_warning)
+{
+	s->pos++;
+	s->warned = early_warning || past_early_warning(s);
+	if (s->warned)
+		s->t.last.sense = TAPE_SENSE_EARLY_WARNING;
+	return (ssize_t)len;
+}
+
+static ssize_t native_write(struct st_tape *s, const void *buf, size_t len)
+{
+	struct tape *t = &s->t;
+	uint64_t before;
+	int err;
+
+	err = native_known_position(s);
+	if (err)
+		return err;
+	before = s->pos;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		ssize_t n;
+
+		s->writing = true;
+		n = st_write_raw(s->fd, buf, len);
+		if (n >= 0 && (size_t)n == len)
+			return native_written(s, len, attempt > 0);
+		err = n < 0 ? -errno : -EIO;
+		switch (err) {
+		case -EINVAL:
+			return tape_fail(t, -EINVAL, TAPE_SENSE_ILLEGAL_REQUEST, 0);
+		case -EACCES:
+		case -EROFS:
+			t->readonly = true;
+			return tape_fail(t, -EROFS, TAPE_SENSE_WRITE_PROTECT, 0);
+		case -ENOSPC:
+			if (attempt == 0 && s->warned) {
+				/* st's own refusal after early warning (see the top) */
+				s->warned = false;
+				continue;
+			}
+			/* Did the record land?  The drive's position tells. */
+			err = mt(s, MTWEOF, 0);
+			if (err && err != -ENOSPC)
+				return native_lost(s, err);
+			err = drive_position(s);
+			if (err)
+				return native_lost(s, err);
+			if (s->pos == before + 1) {
+				s->pos = before;
+				return native_written(s, len, true);
+			}
+			if (s->pos != before)
+				return native_lost(s, -EIO);
+			continue;
+		default:
+			s->pos_valid = false;
+			return tape_fail(t, err, err == -EIO ? TAPE_SENSE_MEDIUM_ERROR : TAPE_SENSE_HARDWARE, 0);
+		}
+	}
+	return tape_fail(t, -ENOSPC, TAPE_SENSE_EOM, 0);
+}
+
+static int native_write_filemarks(struct st_tape *s, unsigned count)
+{
+	struct tape *t = &s->t;
+	int err;
+
+	err = native_known_position(s);
+	if (err)
+		return err;
+	for (unsigned done = 0; done < count;) {
+		unsigned k = count - done > WEOF_MAX ? WEOF_MAX : count - done;
+
+		err = mt(s, MTWEOF, (int)k);
+		if (err) {
+			s->pos_valid = false;
+			return tape_fail(t, err, err == -ENOSPC ? TAPE_SENSE_EOM : TAPE_SENSE_MEDIUM_ERROR,
+					 count - done);
+		}
+		s->pos += k;
+		done += k;
+	}
+	if (past_early_warning(s))
+		t->last.sense = TAPE_SENSE_EARLY_WARNING;
+	return 0;
+}
+
+static int native_locate(struct st_tape *s, uint32_t partition, uint64_t block)
+{
+	struct tape *t = &s->t;
+	enum object kind;
+	size_t reclen;
+	int err, seek_err;
+
+	if (partition >= s->nparts || block > INT_MAX)
+		return tape_fail(t, -EINVAL, TAPE_SENSE_ILLEGAL_REQUEST, 0);
+	if (s->nparts > 1) {
+		/* st moves to the new partition with the MTSEEK that follows */
+		err = mt(s, MTSETPART, (int)partition);
+		if (err)
+			return native_lost(s, err);
+	}
+	seek_err = mt(s, MTSEEK, (int)block);
+	err = drive_position(s);
+	if (err)
+		return native_lost(s, err);
+	if (!seek_err) {
+		if (s->pos != block || s->part != partition)
+			return native_lost(s, -EIO);
+		return 0;
+	}
+	/* A LOCATE past end of data fails and leaves the drive at EOD. */
+	if (s->part != partition || s->pos >= block)
+		return native_lost(s, seek_err);
+	err = read_object(s, NULL, 0, &kind, &reclen);
+	if (err)
+		return native_lost(s, err);
+	if (kind == OBJ_EOD)
+		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
+	/* Not end of data: the seek failed for another reason. */
+	err = seek_back(s, s->pos);
+	return err ? err : native_lost(s, seek_err);
+}
+
+/*
+ * Is the object at the drive's position (pos) a filemark?  SPACE forward
+ * one block says so (it fails after crossing one), then back to pos.
+ */
+static int filemark_here(struct st_tape *s, bool *yes)
+{
+	uint64_t here = s->pos;
+	int err = mt(s, MTFSR, 1);
+
+	*yes = err != 0 && !at_eod_state(s);
+	if (err && !*yes)
+		clear_eom_state(s);
+	return seek_back(s, here);
+}
+
+/* Filemarks between the drive and the end of the partition in direction op. */
+static int count_filemarks(struct st_tape *s, short op, uint64_t max, uint64_t *found)
+{
+	int err;
+
+	*found = 0;
+	while (*found < max) {
+		err = mt(s, op, 1);
+		if (err)
+			break;
+		(*found)++;
+	}
+	if (at_eod_state(s))
+		clear_eom_state(s);
+	err = drive_position(s);
+	return err ? native_lost(s, err) : 0;
+}
+
+static int native_space(struct st_tape *s, enum tape_space_kind kind, uint64_t n, bool forward)
+{
+	struct tape *t = &s->t;
+	uint64_t p0, moved, found;
+	bool eod, fm;
+	int err, space_err;
+
+	err = drive_position(s);
+	if (err)
+		return native_lost(s, err);
+	p0 = s->pos;
+	if (kind == TAPE_SPACE_EOD) {
+		space_err = mt(s, MTEOM, 0);
+		clear_eom_state(s);
+		err = drive_position(s);
+		if (space_err || err)
+			return native_lost(s, space_err ? space_err : err);
+		return 0;
+	}
+	if (kind == TAPE_SPACE_RECORDS)
+		space_err = mt_space(s, forward ? MTFSR : MTBSR, n);
+	else
+		space_err = mt_space(s, forward ? MTFSF : MTBSF, n);
+	eod = space_err && at_eod_state(s);
+	if (eod)
+		clear_eom_state(s);
+	err = drive_position(s);
+	if (err)
+		return native_lost(s, err);
+	if (forward ? s->pos < p0 : s->pos > p0)
+		return native_lost(s, -EIO);
+	moved = forward ? s->pos - p0 : p0 - s->pos;
+	if (!space_err)
+		return kind == TAPE_SPACE_RECORDS && moved != n ? native_lost(s, -EIO) : 0;
+
+	if (forward && eod) {
+		if (kind == TAPE_SPACE_RECORDS)
+			return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, n - moved);
+		/* how many filemarks there were: count them one by one */
+		uint64_t eod = s->pos;
+
+		err = seek_back(s, p0);
+		if (!err)
+			err = count_filemarks(s, MTFSF, n, &found);
+		if (!err && s->pos != eod)
+			err = seek_back(s, eod);
+		if (err)
+			return err;
+		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, n - found);
+	}
+	if (kind == TAPE_SPACE_FILEMARKS) {
+		if (forward || s->pos != 0)
+			return tape_fail(t, -EIO, TAPE_SENSE_MEDIUM_ERROR, 0);
+		/* back at the beginning: count the filemarks passed */
+		err = seek_back(s, p0);
+		if (!err)
+			err = count_filemarks(s, MTBSF, n, &found);
+		if (!err && s->pos != 0)
+			err = seek_back(s, 0);
+		if (err)
+			return err;
+		return tape_fail(t, -EIO, TAPE_SENSE_BOT, n - found);
+	}
+	/* Records, stopped early: by a filemark, or backward by the beginning. */
+	if (!forward && s->pos == 0 && moved == 0)
+		return tape_fail(t, -EIO, TAPE_SENSE_BOT, n);
+	if (moved == 0 || moved > n)
+		return tape_fail(t, -EIO, TAPE_SENSE_MEDIUM_ERROR, 0);
+	if (forward) {
+		/* the filemark crossed is just behind the drive */
+		err = seek_back(s, s->pos - 1);
+		if (!err)
+			err = filemark_here(s, &fm);
+		if (!err)
+			err = seek_back(s, s->pos + 1);
+		if (err)
+			return err;
+		if (!fm)
+			return tape_fail(t, -EIO, TAPE_SENSE_MEDIUM_ERROR, 0);
+		return tape_fail(t, -EIO, TAPE_SENSE_FILEMARK, n - (moved - 1));
+	}
+	err = filemark_here(s, &fm);
+	if (err)
+		return err;
+	if (fm)
+		return tape_fail(t, -EIO, TAPE_SENSE_FILEMARK, n - (moved - 1));
+	if (s->pos == 0)
+		return tape_fail(t, -EIO, TAPE_SENSE_BOT, n - moved);
+	return tape_fail(t, -EIO, TAPE_SENSE_MEDIUM_ERROR, 0);
+}
+
+static int native_rewind(struct st_tape *s)
+{
+	int err;
+
+	if (s->nparts > 1)
+		return native_locate(s, 0, 0);
+	err = mt(s, MTREW, 0);
+	if (err)
+		return native_lost(s, err);
+	s->pos = 0;
+	s->part = 0;
+	s->pos_valid = true;
+	return 0;
+}
+
+/* One command with data from the drive through SG_IO (needs CAP_SYS_RAWIO). */
+static int sg_read(int fd, const uint8_t *cdb, size_t cdblen, uint8_t *data, size_t len)
+{
+	uint8_t sense[32];
+	struct sg_io_hdr h = {
+		.interface_id = 'S',
+		.dxfer_direction = SG_DXFER_FROM_DEV,
+		.cmd_len = (unsigned char)cdblen,
+		.mx_sb_len = sizeof(sense),
+		.dxfer_len = (unsigned)len,
+		.dxferp = data,
+		.cmdp = (unsigned char *)cdb,
+		.sbp = sense,
+		.timeout = 60000,
+	};
+
+	memset(data, 0, len);
+	if (st_ioctl(fd, SG_IO, &h) < 0)
+		return -errno;
+	if (h.status || h.host_status || h.driver_status)
+		return -EIO;
+	return 0;
+}
+
+/*
+ * READ POSITION at BOT, sent by us: a drive that sets BOP there keeps a
+ * real position (tgt answers zeros without BOP).  MTIOCPOS hides the flag.
+ */
+static bool reports_bop(struct st_tape *s)
+{
+	uint8_t cdb[10] = { 0x34 }, d[20];
+
+	return sg_read(s->fd, cdb, sizeof(cdb), d, sizeof(d)) == 0 &&
+	       (d[0] & 0x80) && !(d[0] & 0x04) &&
+	       (d[4] | d[5] | d[6] | d[7]) == 0;
+}
+
+/*
+ * Decide at BOT (after the rewind of open) whether the drive can be
+ * positioned natively: MTIOCPOS must say 0 here, and after one SPACE over
+ * a block (moves over a record or a filemark, reads nothing, writes
+ * nothing) it must say 1; MTSEEK back to 0 and forward to 1 must land
+ * where asked.  A blank medium gives nothing to move over: then the
+ * drive's own READ POSITION must show BOP (SG_IO, root only) and MTSEEK 0
+ * must work, else the drive stays tracked (cheap on a blank tape: all of
+ * its contents will be what this session writes).  Leaves the drive at BOT.
+ */
+static bool probe_native(struct st_tape *s)
+{
+	struct mtop logical = { .mt_op = MTSETDRVBUFFER,
+				.mt_count = MT_ST_SETBOOLEANS | MT_ST_SCSI2LOGICAL };
+	bool ok = false, blank;
+	int err;
+
+	/*
+	 * Without scsi2logical st asks for device-specific block addresses;
+	 * logical ones are what tape.h means.  Root only; a drive whose
+	 * addresses differ fails the checks below.
+	 */
+	(void)st_ioctl(s->fd, MTIOCTOP, &logical);
+	s->nparts = 1;
+	if (drive_position(s) < 0 || s->pos != 0)
+		goto out;
+	err = mt(s, MTFSR, 1);
+	blank = err && at_eod_state(s);
+	if (drive_position(s) < 0)
+		goto out;
+	if (s->pos == 1) {
+		ok = seek_back(s, 0) == 0 && seek_back(s, 1) == 0;
+	} else if (s->pos == 0 && blank) {
+		clear_eom_state(s);
+		ok = reports_bop(s) && seek_back(s, 0) == 0;
+	}
+out:
+	if (mt(s, MTREW, 0) < 0)
+		ok = false;
+	s->pos_valid = false;
+	return ok;
+}
+
+/*
+ * Partitions, native mode only (positions in tracked mode are of one
+ * partition).  st switches partitions only with its can-partitions
+ * option, which it then keeps for the drive; MTSETPART n succeeds for the
+ * partitions the medium has.  Formatting (MTMKPART: one partition, or two
+ * with partition 0 sized) is offered when the drive's medium partition
+ * mode page allows an additional partition.
+ */
+static void probe_partitions(struct st_tape *s)
+{
+	struct mtop opt = { .mt_op = MTSETDRVBUFFER,
+			    .mt_count = MT_ST_SETBOOLEANS | MT_ST_CAN_PARTITIONS };
+	uint8_t cdb[6] = { 0x1A, 0x08, 0x11, 0, 255, 0 }, d[255];
+	unsigned max_add = 0;
+	bool page = false, switchable;
+
+	s->nparts = 1;
+	s->t.caps.max_partitions = 1;
+	s->t.caps.can_format = false;
+	if (sg_read(s->fd, cdb, sizeof(cdb), d, sizeof(d)) == 0) {
+		size_t off = 4u + d[3];
+
+		if (off + 4 <= sizeof(d) && (d[off] & 0x3F) == 0x11) {
+			page = true;
+			max_add = d[off + 2];
+		}
+	}
+	if (page && max_add == 0)
+		return;
+	(void)st_ioctl(s->fd, MTIOCTOP, &opt);
+	switchable = mt(s, MTSETPART, 0) == 0;
+	if (!switchable)
+		return;
+	while (s->nparts < TAPE_MAX_PARTITIONS && mt(s, MTSETPART, (int)s->nparts) == 0)
+		s->nparts++;
+	if (mt(s, MTSETPART, 0) < 0)
+		s->nparts = 1;
+	s->t.caps.can_format = page && max_add >= 1;
+	s->t.caps.max_partitions = s->t.caps.can_format && s->nparts < 2 ? 2 : s->nparts;
+}
+
+static int native_format(struct st_tape *s, unsigned nparts, const uint64_t *sizes)
+{
+	struct tape *t = &s->t;
+	int count = 0, err;
+
+	if (nparts > 2 || (nparts == 2 && (sizes[0] == 0 || sizes[1] != 0)))
+		return tape_fail(t, -EINVAL, TAPE_SENSE_ILLEGAL_REQUEST, 0);
+	if (nparts == 2) {
+		/* MTMKPART -n: partition 0 of n MB (10^6 bytes), partition 1 the rest */
+		uint64_t mb = (sizes[0] + 999999) / 1000000;
+
+		if (mb > INT_MAX)
+			return tape_fail(t, -EINVAL, TAPE_SENSE_ILLEGAL_REQUEST, 0);
+		count = -(int)mb;
+	}
+	err = mt(s, MTMKPART, count);
+	s->pos_valid = false;
+	if (err)
+		return tape_fail(t, err, err == -EIO ? TAPE_SENSE_MEDIUM_ERROR : TAPE_SENSE_HARDWARE, 0);
+	probe_partitions(s);
+	if (s->nparts != nparts)
+		return tape_fail(t, -EIO, TAPE_SENSE_HARDWARE, 0);
+	return native_rewind(s);
+}
+
 /* ---- records and filemarks --------------------------------------------- */
 
 static ssize_t st_read(struct tape *t, void *buf, size_t len)
@@ -507,6 +1071,8 @@ static ssize_t st_read(struct tape *t, void *buf, size_t len)
 
 	if (!s->loaded)
 		return not_ready(t);
+	if (s->native)
+		return native_read(s, buf, len);
 	if (s->eod_known && s->pos == s->known)
 		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
 	err = read_at(s, s->pos, buf, len, &kind, &reclen);
@@ -586,6 +1152,8 @@ static ssize_t st_write(struct tape *t, const void *buf, size_t len)
 		return not_ready(t);
 	if (len < t->caps.min_record)
 		return tape_fail(t, -EINVAL, TAPE_SENSE_ILLEGAL_REQUEST, 0);
+	if (s->native)
+		return native_write(s, buf, len);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		ssize_t n;
 
@@ -646,6 +1214,8 @@ static int st_write_filemarks(struct tape *t, unsigned count)
 			return tape_fail(t, err, TAPE_SENSE_MEDIUM_ERROR, 0);
 		return 0;
 	}
+	if (s->native)
+		return native_write_filemarks(s, count);
 	err = move_drive(s, s->pos);
 	if (err)
 		return err;
@@ -687,6 +1257,8 @@ static int st_locate(struct tape *t, uint32_t partition, uint64_t block)
 
 	if (!s->loaded)
 		return not_ready(t);
+	if (s->native)
+		return native_locate(s, partition, block);
 	if (partition != 0)
 		return tape_fail(t, -EINVAL, TAPE_SENSE_ILLEGAL_REQUEST, 0);
 	while (s->known < block && !s->eod_known) {
@@ -706,8 +1278,18 @@ static int st_read_position(struct tape *t, struct tape_position *pos)
 {
 	struct st_tape *s = ST(t);
 
+	int err;
+
 	if (!s->loaded)
 		return not_ready(t);
+	if (s->native) {
+		err = drive_position(s);
+		if (err)
+			return native_lost(s, err);
+		pos->partition = s->part;
+		pos->block = s->pos;
+		return 0;
+	}
 	pos->partition = 0;
 	pos->block = s->pos;
 	return 0;
@@ -807,6 +1389,8 @@ static int st_space(struct tape *t, enum tape_space_kind kind, int64_t count)
 
 	if (!s->loaded)
 		return not_ready(t);
+	if (s->native && (kind == TAPE_SPACE_EOD || count != 0))
+		return native_space(s, kind, n, forward);
 	if (kind == TAPE_SPACE_EOD) {
 		while (!s->eod_known) {
 			err = learn_one(s);
@@ -829,6 +1413,8 @@ static int st_rewind(struct tape *t)
 
 	if (!s->loaded)
 		return not_ready(t);
+	if (s->native)
+		return native_rewind(s);
 	s->pos = 0;		/* the drive follows when data next flows */
 	return 0;
 }
@@ -843,6 +1429,10 @@ static int st_load(struct tape *t)
 		return tape_fail(t, err, err == -ENOMEDIUM ? TAPE_SENSE_NOT_READY : TAPE_SENSE_HARDWARE, 0);
 	forget_all(s);		/* maybe another medium */
 	s->loaded = true;
+	if (s->native) {
+		s->pos_valid = false;
+		probe_partitions(s);	/* the drive stays native; the medium may differ */
+	}
 	return 0;
 }
 
@@ -870,7 +1460,7 @@ static int st_medium_info(struct tape *t, struct tape_medium *m)
 	err = mt_status(s, &g);
 	if (err)
 		return tape_fail(t, err, TAPE_SENSE_HARDWARE, 0);
-	m->partitions = 1;
+	m->partitions = s->native ? s->nparts : 1;
 	m->write_protected = t->readonly || (g.mt_gstat & GMT_WR_PROT(~0));
 	/* st does not tell capacity: 0 means unknown. */
 	return 0;
@@ -883,12 +1473,23 @@ static int st_close(struct tape *t)
 
 	if (s->writing)
 		err = mt(s, MTWEOF, 0);
-	if (close(s->fd) < 0 && !err)
+	if (st_xport.close(s->fd) < 0 && !err)
 		err = -errno;
 	free(s->fm);
 	free(s->buf);
 	free(s);
 	return err;
+}
+
+static int st_format(struct tape *t, unsigned nparts, const uint64_t *sizes)
+{
+	struct st_tape *s = ST(t);
+
+	if (!s->loaded)
+		return not_ready(t);
+	if (!s->native)		/* tape.c only calls with caps.can_format */
+		return tape_fail(t, -EOPNOTSUPP, TAPE_SENSE_ILLEGAL_REQUEST, 0);
+	return native_format(s, nparts, sizes);
 }
 
 static const struct tape_ops st_ops = {
@@ -904,6 +1505,7 @@ static const struct tape_ops st_ops = {
 	.load = st_load,
 	.unload = st_unload,
 	.medium_info = st_medium_info,
+	.format = st_format,
 };
 
 /* ---- opening ------------------------------------------------------------ */
@@ -985,7 +1587,7 @@ static int read_block_limits(int fd, uint32_t *max, uint32_t *min)
 		.timeout = 30000,
 	};
 
-	if (ioctl(fd, SG_IO, &h) < 0)
+	if (st_ioctl(fd, SG_IO, &h) < 0)
 		return -errno;
 	if (h.status || h.host_status || h.driver_status)
 		return -EIO;
@@ -1005,10 +1607,10 @@ int tape_st_open(const char *path, unsigned flags, struct tape **out,
 	int fd, err;
 
 	*out = NULL;
-	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	fd = st_xport.open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0 && !readonly && (errno == EROFS || errno == EACCES)) {
 		/* write-protected medium (or a read-only device node) */
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = st_xport.open(path, O_RDONLY | O_CLOEXEC);
 		readonly = true;
 	}
 	if (fd < 0) {
@@ -1021,23 +1623,23 @@ int tape_st_open(const char *path, unsigned flags, struct tape **out,
 			set_err(errbuf, errlen, "%s: %s", path, strerror(-err));
 		return err;
 	}
-	if (fstat(fd, &sb) < 0 || !S_ISCHR(sb.st_mode) ||
-	    major(sb.st_rdev) != SCSI_TAPE_MAJOR_NUMBER || ioctl(fd, MTIOCGET, &g) < 0) {
+	if (st_xport.fstat(fd, &sb) < 0 || !S_ISCHR(sb.st_mode) ||
+	    major(sb.st_rdev) != SCSI_TAPE_MAJOR_NUMBER || st_ioctl(fd, MTIOCGET, &g) < 0) {
 		set_err(errbuf, errlen, "%s: not a SCSI tape device of the st driver", path);
-		close(fd);
+		st_xport.close(fd);
 		return -ENOTTY;
 	}
 	if (!(minor(sb.st_rdev) & ST_MINOR_NOREWIND)) {
 		set_err(errbuf, errlen,
 			"%s: rewinding device; use the non-rewinding one (/dev/nstN), which keeps its position when closed",
 			path);
-		close(fd);
+		st_xport.close(fd);
 		return -EINVAL;
 	}
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		close(fd);
+		st_xport.close(fd);
 		return -ENOMEM;
 	}
 	s->fd = fd;
@@ -1084,14 +1686,22 @@ int tape_st_open(const char *path, unsigned flags, struct tape **out,
 		set_err(errbuf, errlen, "%s: rewind failed: %s", path, strerror(-err));
 		goto fail;
 	}
+	s->native = probe_native(s);
+	if (s->native) {
+		s->t.caps.can_locate = true;
+		s->t.caps.can_read_position = true;
+		probe_partitions(s);
+	}
+	s->nparts = s->native ? s->nparts : 1;
 	s->phys = 0;
 	s->phys_known = true;
 	s->loaded = true;
+	memset(&s->t.last, 0, sizeof(s->t.last));
 	*out = &s->t;
 	return 0;
 
 fail:
-	close(fd);
+	st_xport.close(fd);
 	free(s->buf);
 	free(s);
 	return err;

@@ -14,3 +14,5 @@ TESTS += test_ltfs_recovery
 test_ltfs_recovery_SRCS := tests/unit/test_ltfs_recovery.c
 TESTS += test_ltfs_zerocopy
 test_ltfs_zerocopy_SRCS := tests/unit/test_ltfs_zerocopy.c
+TESTS += test_tape_st
+test_tape_st_SRCS := tests/unit/test_tape_st.c
