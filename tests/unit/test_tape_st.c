@@ -61,6 +61,9 @@ static struct sim {
 	uint64_t pos;
 	bool eod_state;		/* st's ST_EOD: GMT_EOD in MTIOCGET */
 	bool after_fm;		/* last read returned a filemark */
+	uint64_t cap;		/* objects a partition holds (0: SIM_MAX_OBJ) */
+	bool store_then_enospc;	/* at cap: the record lands, the write says ENOSPC */
+	uint64_t bad_seek_from;	/* MTSEEK to this block or beyond fails (0: never) */
 	/* counters */
 	unsigned reads, writes, seeks, spaces, rewinds, mkparts;
 } sim;
@@ -191,7 +194,8 @@ static ssize_t sim_write(int fd, const void *buf, size_t len)
 	sp = cur();
 	if (len == 0 || len > SIM_MAX_BLOCK)
 		return fail(EINVAL);
-	if (sim.pos >= SIM_MAX_OBJ)
+	if (sim.pos >= (sim.cap ? sim.cap : SIM_MAX_OBJ) &&
+	    !(sim.store_then_enospc && sim.pos < SIM_MAX_OBJ))
 		return fail(ENOSPC);
 	/* store the data as a seed when it follows the pattern, else refuse */
 	for (size_t i = 0; i < len; i++)
@@ -199,6 +203,8 @@ static ssize_t sim_write(int fd, const void *buf, size_t len)
 			return fail(EIO);
 	sp->o[sim.pos++] = (struct sim_obj){ .len = (uint32_t)len, .seed = sim_seed_of(b) };
 	sp->n = sim.pos;
+	if (sim.cap && sim.pos > sim.cap)
+		return fail(ENOSPC);
 	return (ssize_t)len;
 }
 
@@ -271,6 +277,8 @@ static int sim_mtop(struct mtop *m)
 		sim.seeks++;
 		sim.part = sim.new_part;
 		sim.eod_state = sim.after_fm = false;
+		if (sim.bad_seek_from && (uint64_t)m->mt_count >= sim.bad_seek_from)
+			return fail(EIO);	/* medium error: the drive stays put */
 		if ((uint64_t)m->mt_count > sim.p[sim.part].n) {
 			sim.pos = sim.p[sim.part].n;
 			sim.eod_state = true;
@@ -681,6 +689,46 @@ static void test_native_space(void)
 	tape_close(t);
 }
 
+static void test_native_errors(void)
+{
+	struct tape *t;
+	const struct tape_status *st;
+	ssize_t n;
+
+	sim_reset(true, false);
+	sim_fill(0, 100, 300, 0);
+	sim.bad_seek_from = 50;
+	t = open_sim();
+	CHECK(t && ST(t)->native, "errors: native");
+	if (!t)
+		return;
+	st = tape_last(t);
+	CHECK_EQ(tape_locate(t, 0, 20), 0, "locate 20");
+	n = tape_locate(t, 0, 60);
+	CHECK(n == -EIO && st->sense != TAPE_SENSE_EOD,
+	      "a failed MTSEEK inside the data is an error, not EOD (%zd, sense %d)", n, st->sense);
+	CHECK_EQ(where(t, NULL), 20, "the drive is where it stayed");
+	sim.bad_seek_from = 0;
+
+	/* a full tape: the write is refused and nothing lands */
+	CHECK_EQ(tape_locate(t, 0, 100), 0, "locate EOD");
+	sim.cap = 101;
+	fill_pattern(buf, 300, 'x');
+	CHECK_EQ(tape_write(t, buf, 300), 300, "write up to capacity");
+	n = tape_write(t, buf, 300);
+	CHECK(n == -ENOSPC && st->sense == TAPE_SENSE_EOM, "full: ENOSPC, EOM (%zd)", n);
+	CHECK_EQ(sim.p[0].n, 101, "nothing more written");
+	CHECK_EQ(where(t, NULL), 101, "position unchanged");
+	/* a drive that stores the record and still says ENOSPC (tgt past capacity) */
+	sim.store_then_enospc = true;
+	n = tape_write(t, buf, 300);
+	CHECK(n == 300 && st->sense == TAPE_SENSE_EARLY_WARNING,
+	      "ENOSPC but the record landed: written, EARLY_WARNING (%zd, sense %d)", n, st->sense);
+	CHECK_EQ(sim.p[0].n, 102, "the record is on tape once");
+	CHECK_EQ(where(t, NULL), 102, "position past it");
+	tape_close(t);
+}
+
 static void test_native_partitions(void)
 {
 	struct tape *t;
@@ -751,6 +799,7 @@ int main(void)
 	test_locate_cost();
 	test_native_semantics();
 	test_native_space();
+	test_native_errors();
 	test_native_partitions();
 	for (int i = 0; i < 2; i++)
 		free(sim.p[i].o);
