@@ -18,7 +18,9 @@
 #   again.
 # A reference tree ref/ in tmpfs gets exactly the same operations, so what
 # is expected is always what a POSIX filesystem makes of them.  tapedma also
-# checks the module's counters: nothing copied, everything zero-copy.
+# checks the module's counters: nothing copied, everything zero-copy.  At
+# the end the volume is mounted read-only through the other backend (st for
+# tapedma, tapedma for st, when loaded) and compared once more.
 # The daemon's syslog (caught with busybox syslogd) is shown as comments.
 
 B=${FUSETAPE_BIN:-/usr/local/bin}
@@ -122,9 +124,9 @@ cmp_all() {
 	return $bad
 }
 
-do_mount() {	# do_mount DESCRIPTION
+do_mount() {	# do_mount DESCRIPTION [DEVICE [OPTIONS]]
 	t0=$(now)
-	timeout 120 fusetape "$FS_DEV" mnt >mount.out 2>&1
+	timeout 120 fusetape "${2:-$FS_DEV}" mnt ${3:+-o "$3"} >mount.out 2>&1
 	rc=$?
 	diag mount.out
 	[ $rc -eq 0 ] && grep -q " $PWD/mnt fuse" /proc/mounts
@@ -333,6 +335,19 @@ fs_main() {	# fs_main TAG DEVICE
 	do_unmount "round 2: final fusetape -u"
 
 	[ -n "${S:-}" ] && fs_stats_after
+
+	# The same drive through the other backend: each tracks positions its
+	# own way, and a volume must not depend on which one wrote it.
+	other=
+	case $FS_TAG in
+	nst) [ -n "${FUSETAPE_TAPEDMA:-}" ] && [ -c "$FUSETAPE_TAPEDMA" ] && other=$FUSETAPE_TAPEDMA ;;
+	*) other=${FUSETAPE_TAPE:-/dev/nst0} ;;
+	esac
+	if [ -n "$other" ]; then
+		do_mount "read-only mount through the other backend, $other" "$other" ro
+		compare_all "through $other"
+		do_unmount "fusetape -u of the read-only mount"
+	fi
 	note "total $(secs_since "$start") s"
 	finish
 }
