@@ -4,7 +4,32 @@
  * (/dev/nstN), with read(2)/write(2) for records and the mtio ioctls for
  * everything else.
  *
- * The st path promises little, so this backend trusts little:
+ * Two modes, chosen at open by a probe (probe_native()):
+ *  - Native, for drives whose position reporting is proven honest (real
+ *    LTO drives should be): at BOT MTIOCPOS says 0, after one SPACE over a
+ *    block it says 1, and MTSEEK lands where asked.  The drive keeps the
+ *    position: locate is MTSEEK (after MTSETPART for another partition),
+ *    read_position is MTIOCPOS plus st's partition (MTIOCGET mt_resid),
+ *    space is MTFSR/MTBSR/MTFSF/MTBSF/MTEOM with the position read back
+ *    afterwards; residues st does not pass on are found from positions or,
+ *    for filemarks, by spacing one at a time in the rare failing case.
+ *    Locating never reads the tape.  Partitions (up to 4 read, 2 made by
+ *    MTMKPART) need st's can-partitions option, which the backend sets
+ *    (root only) and st then keeps for the drive; st's scsi2logical option
+ *    (logical, not device-specific, block addresses) is set the same way,
+ *    and a drive on which it is neither settable nor already on stays
+ *    tracked.  A blank medium has nothing to move over: it is native only
+ *    if the drive's READ POSITION (SG_IO, root only) shows BOP at BOT;
+ *    otherwise it is tracked, which costs nothing there because all of
+ *    the session's tape is what it writes.  No programmable early warning
+ *    through st.  Native mode has been run only against the simulated
+ *    drive of tests/unit/test_tape_st.c, never against a real drive.
+ *  - Tracked, for everything else (tgt, which the VM tests use, answers
+ *    READ POSITION with zeros and has no LOCATE), described below.  The
+ *    protections against st's and tgt's quirks below (phantom zeros at
+ *    EOD, short buffers, early-warning refusals) apply in both modes.
+ *
+ * The st path promises little, so tracked mode trusts little:
  *  - Position.  Drives (tgt's emulation among them) may answer READ
  *    POSITION with zeros and refuse LOCATE, and their SPACE commands may
  *    count filemarks as blocks or land one object off when spacing back
@@ -18,7 +43,7 @@
  *    known filemarks, SPACE forward over exactly one filemark, SPACE back
  *    over records with no filemark in between, and REWIND.  Beyond the
  *    prefix the backend learns the tape by reading it, which is exact on
- *    every drive (and slow on a long real tape: use tapedma.ko there).
+ *    every drive (and slow on a long real tape: hence native mode).
  *  - End of data.  st may turn a BLANK CHECK into a "record" of zeros the
  *    size of the read buffer (6.1 with tgt) and leaves its own state at
  *    end of medium; such a read is recognised by st's EOD/EOT status bits
@@ -43,8 +68,10 @@
  *    may not have stored the record (tgt at its capacity): the backend
  *    reads the tape back to see, so the caller learns the truth, written
  *    (EARLY_WARNING) or not (ENOSPC, EOM), and a write that did not land is
- *    tried once more before the backend says end of medium.
- * There are no partitions, MAM attributes or formatting through st.
+ *    tried once more before the backend says end of medium.  In native
+ *    mode the drive's position after a flush tells whether it landed.
+ * There are no MAM attributes through st, and in tracked mode no
+ * partitions or formatting.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +101,7 @@ struct st_tape {
 	struct tape t;			/* first: tape.c hands us &t */
 	int fd;
 	bool loaded;
+	dev_t rdev;			/* the st device node's number */
 	uint32_t max_block, min_block;	/* the drive's READ BLOCK LIMITS */
 	uint8_t *buf;			/* caps.max_record bytes, for short caller buffers */
 
@@ -952,6 +980,32 @@ static bool reports_bop(struct st_tape *s)
 }
 
 /*
+ * Is one of st's boolean options on for this drive?  st shows them in its
+ * class device's "options" attribute, as the MT_ST_* bits in hex.
+ */
+static bool st_option_on(dev_t dev, unsigned long bit)
+{
+	char path[96], val[32];
+	unsigned long opts;
+	ssize_t n;
+	char *end;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/options", major(dev), minor(dev));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, val, sizeof(val) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	val[n] = '\0';
+	errno = 0;
+	opts = strtoul(val, &end, 0);
+	return errno == 0 && end != val && (opts & bit);
+}
+
+/*
  * Decide at BOT (after the rewind of open) whether the drive can be
  * positioned natively: MTIOCPOS must say 0 here, and after one SPACE over
  * a block (moves over a record or a filemark, reads nothing, writes
@@ -969,12 +1023,14 @@ static bool probe_native(struct st_tape *s)
 	int err;
 
 	/*
-	 * Without scsi2logical st asks for device-specific block addresses;
-	 * logical ones are what tape.h means.  Root only; a drive whose
-	 * addresses differ fails the checks below.
+	 * Without scsi2logical st asks for device-specific block addresses
+	 * (READ POSITION and LOCATE with BT=1); logical ones are what tape.h
+	 * means.  Setting the option needs CAP_SYS_ADMIN; without it the
+	 * option must already be on (mt-st: stsetoptions scsi2logical).
 	 */
-	(void)st_ioctl(s->fd, MTIOCTOP, &logical);
 	s->nparts = 1;
+	if (st_ioctl(s->fd, MTIOCTOP, &logical) < 0 && !st_option_on(s->rdev, MT_ST_SCSI2LOGICAL))
+		goto out;
 	if (drive_position(s) < 0 || s->pos != 0)
 		goto out;
 	err = mt(s, MTFSR, 1);
@@ -1643,6 +1699,7 @@ int tape_st_open(const char *path, unsigned flags, struct tape **out,
 		return -ENOMEM;
 	}
 	s->fd = fd;
+	s->rdev = sb.st_rdev;
 	s->t.ops = &st_ops;
 	s->t.readonly = readonly || (g.mt_gstat & GMT_WR_PROT(~0));
 

@@ -54,7 +54,8 @@ static struct sim {
 	bool can_part_hw;	/* the drive supports 2 partitions */
 	bool can_partitions;	/* st's option */
 	bool logical;		/* st's scsi2logical option */
-	bool rawio;		/* SG_IO allowed */
+	bool rawio;		/* SG_IO allowed (CAP_SYS_RAWIO) */
+	bool admin;		/* MTSETDRVBUFFER allowed (CAP_SYS_ADMIN) */
 	unsigned nparts;
 	struct sim_part p[2];
 	unsigned part, new_part;
@@ -76,6 +77,7 @@ static void sim_reset(bool lto, bool partitions)
 	sim.lto = lto;
 	sim.can_part_hw = partitions;
 	sim.rawio = true;
+	sim.admin = true;
 	sim.nparts = 1;
 	for (int i = 0; i < 2; i++)
 		sim.p[i].o = calloc(SIM_MAX_OBJ, sizeof(struct sim_obj));
@@ -257,6 +259,8 @@ static int sim_mtop(struct mtop *m)
 	struct sim_part *sp;
 
 	if (m->mt_op == MTSETDRVBUFFER) {
+		if (!sim.admin)
+			return fail(EPERM);
 		if ((m->mt_count & 0xF0000000) == MT_ST_SETBOOLEANS) {
 			if (m->mt_count & MT_ST_CAN_PARTITIONS)
 				sim.can_partitions = true;
@@ -491,6 +495,13 @@ static void test_probe(void)
 	sim_fill(0, 3, 100, 0);
 	t = open_sim();
 	CHECK(t && ST(t)->native, "lto with data without SG_IO: native (MTIOCPOS moved)");
+	tape_close(t);
+
+	sim_reset(true, false);
+	sim.admin = false;	/* cannot set scsi2logical: addresses would be the drive's own */
+	sim_fill(0, 3, 100, 0);
+	t = open_sim();
+	CHECK(t && !ST(t)->native, "st's scsi2logical option not settable (not root): tracked");
 	tape_close(t);
 
 	sim_reset(true, false);
