@@ -1,0 +1,1 @@
+fs-crash-nst.sh
