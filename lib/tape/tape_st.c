@@ -804,17 +804,21 @@ static int native_locate(struct st_tape *s, uint32_t partition, uint64_t block)
 }
 
 /*
- * Is the object at the drive's position (pos) a filemark?  SPACE forward
- * one block says so (it fails after crossing one), then back to pos.
+ * Is the object just ahead of (forward) or just behind the drive a
+ * filemark?  SPACE one block over it says so: it fails after crossing a
+ * filemark, succeeds over a record, and either way moves by one.  Then
+ * back to where the drive was.
  */
-static int filemark_here(struct st_tape *s, bool *yes)
+static int filemark_next(struct st_tape *s, bool forward, bool *yes)
 {
 	uint64_t here = s->pos;
-	int err = mt(s, MTFSR, 1);
+	int err = mt(s, forward ? MTFSR : MTBSR, 1);
+	bool eod = err && at_eod_state(s);
 
-	*yes = err != 0 && !at_eod_state(s);
-	if (err && !*yes)
+	if (eod)
 		clear_eom_state(s);
+	*yes = err && !eod && drive_position(s) == 0 &&
+	       s->pos == (forward ? here + 1 : here - 1);
 	return seek_back(s, here);
 }
 
@@ -906,18 +910,14 @@ static int native_space(struct st_tape *s, enum tape_space_kind kind, uint64_t n
 		return tape_fail(t, -EIO, TAPE_SENSE_MEDIUM_ERROR, 0);
 	if (forward) {
 		/* the filemark crossed is just behind the drive */
-		err = seek_back(s, s->pos - 1);
-		if (!err)
-			err = filemark_here(s, &fm);
-		if (!err)
-			err = seek_back(s, s->pos + 1);
+		err = filemark_next(s, false, &fm);
 		if (err)
 			return err;
 		if (!fm)
 			return tape_fail(t, -EIO, TAPE_SENSE_MEDIUM_ERROR, 0);
 		return tape_fail(t, -EIO, TAPE_SENSE_FILEMARK, n - (moved - 1));
 	}
-	err = filemark_here(s, &fm);
+	err = filemark_next(s, true, &fm);
 	if (err)
 		return err;
 	if (fm)
@@ -1013,9 +1013,10 @@ static bool st_option_on(dev_t dev, unsigned long bit)
  * where asked.  A blank medium gives nothing to move over: then the
  * drive's own READ POSITION must show BOP (SG_IO, root only) and MTSEEK 0
  * must work, else the drive stays tracked (cheap on a blank tape: all of
- * its contents will be what this session writes).  Leaves the drive at BOT.
+ * its contents will be what this session writes).  Leaves the drive at BOT
+ * (or returns the rewind's error).
  */
-static bool probe_native(struct st_tape *s)
+static int probe_native(struct st_tape *s, bool *native)
 {
 	struct mtop logical = { .mt_op = MTSETDRVBUFFER,
 				.mt_count = MT_ST_SETBOOLEANS | MT_ST_SCSI2LOGICAL };
@@ -1044,10 +1045,11 @@ static bool probe_native(struct st_tape *s)
 		ok = reports_bop(s) && seek_back(s, 0) == 0;
 	}
 out:
-	if (mt(s, MTREW, 0) < 0)
-		ok = false;
+	/* whatever the probe did, tracked mode starts from BOT */
+	s->pos = 0;
 	s->pos_valid = false;
-	return ok;
+	*native = ok;
+	return mt(s, MTREW, 0);
 }
 
 /*
@@ -1743,7 +1745,11 @@ int tape_st_open(const char *path, unsigned flags, struct tape **out,
 		set_err(errbuf, errlen, "%s: rewind failed: %s", path, strerror(-err));
 		goto fail;
 	}
-	s->native = probe_native(s);
+	err = probe_native(s, &s->native);
+	if (err) {
+		set_err(errbuf, errlen, "%s: rewind failed: %s", path, strerror(-err));
+		goto fail;
+	}
 	if (s->native) {
 		s->t.caps.can_locate = true;
 		s->t.caps.can_read_position = true;

@@ -65,6 +65,7 @@ static struct sim {
 	uint64_t cap;		/* objects a partition holds (0: SIM_MAX_OBJ) */
 	bool store_then_enospc;	/* at cap: the record lands, the write says ENOSPC */
 	uint64_t bad_seek_from;	/* MTSEEK to this block or beyond fails (0: never) */
+	uint64_t bad_record;	/* 1 + object MTFSR fails on after passing it (0: none) */
 	/* counters */
 	unsigned reads, writes, seeks, spaces, rewinds, mkparts;
 } sim;
@@ -224,6 +225,8 @@ static int sim_space(short op, int count)
 			}
 			if (sp->o[sim.pos++].fm)
 				return fail(EIO);
+			if (sim.bad_record && sim.pos == sim.bad_record)
+				return fail(EIO);	/* medium error on that record */
 			break;
 		case MTBSR:
 			if (sim.pos == 0)
@@ -720,6 +723,11 @@ static void test_native_errors(void)
 	      "a failed MTSEEK inside the data is an error, not EOD (%zd, sense %d)", n, st->sense);
 	CHECK_EQ(where(t, NULL), 20, "the drive is where it stayed");
 	sim.bad_seek_from = 0;
+	sim.bad_record = 1 + 25;
+	n = tape_space(t, TAPE_SPACE_RECORDS, 10);
+	CHECK(n == -EIO && st->sense == TAPE_SENSE_MEDIUM_ERROR,
+	      "SPACE stopped by a bad record (not a filemark): medium error (%zd, sense %d)", n, st->sense);
+	sim.bad_record = 0;
 
 	/* a full tape: the write is refused and nothing lands */
 	CHECK_EQ(tape_locate(t, 0, 100), 0, "locate EOD");
