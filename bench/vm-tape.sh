@@ -20,7 +20,7 @@
 # guest's kernel log.  The whole output is also kept in
 # build/bench/vm-tape.log.  Exit status: the rig's.
 #
-# Environment: VM_TAPE_MB (default 600), VM_TIMEOUT (default 3000 s),
+# Environment: VM_TAPE_MB (default 800: fs-stream keeps two 256 MiB copies), VM_TIMEOUT (default 3000 s),
 # VM_TEST_TIMEOUT (default 1800 s), FUSETAPE_REL_BIN / VM_LIB / TAPEDMA_KO
 # as for tests/vm/run.  Needs root, as the rig does.
 set -u
@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
 done
 
 export VM_GUEST_DIR=$root/bench/guest
-export VM_TAPE_MB=${VM_TAPE_MB:-600}
+export VM_TAPE_MB=${VM_TAPE_MB:-800}
 export VM_TIMEOUT=${VM_TIMEOUT:-3000}
 export VM_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-1800}
 

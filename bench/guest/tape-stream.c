@@ -430,7 +430,7 @@ static int reap(struct dev *d, unsigned n, uint64_t first, bool last_is_filemark
 		}
 		slot = rec - first;
 		if (last_is_filemark && slot == n - 1) {
-			if (res != -EIO || !is_filemark(&d->res[slot])) {
+			if (!failed && (res != -EIO || !is_filemark(&d->res[slot]))) {
 				char what[64];
 
 				snprintf(what, sizeof(what), "READ after the last record: res %d", res);
