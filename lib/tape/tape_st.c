@@ -1058,7 +1058,7 @@ out:
  * option, which it then keeps for the drive; MTSETPART n succeeds for the
  * partitions the medium has.  Formatting (MTMKPART: one partition, or two
  * with partition 0 sized) is offered when the drive's medium partition
- * mode page allows an additional partition.
+ * mode page (MODE SENSE through SG_IO) allows an additional partition.
  */
 static void probe_partitions(struct st_tape *s)
 {
@@ -1081,7 +1081,13 @@ static void probe_partitions(struct st_tape *s)
 	}
 	if (page && max_add == 0)
 		return;
-	(void)st_ioctl(s->fd, MTIOCTOP, &opt);
+	/*
+	 * Turn the option on only for a drive whose mode page shows it can
+	 * partition (st then asks the drive at every open); without the page
+	 * (not root) it works only if already on.
+	 */
+	if (page)
+		(void)st_ioctl(s->fd, MTIOCTOP, &opt);
 	switchable = mt(s, MTSETPART, 0) == 0;
 	if (!switchable)
 		return;

@@ -807,7 +807,28 @@ static void test_native_partitions(void)
 	t = open_sim();
 	CHECK(t && tape_caps(t)->max_partitions == 1 && !tape_caps(t)->can_format,
 	      "tracked mode: no partitions, no format");
-	CHECK(!sim.can_partitions, "tracked mode leaves st's options alone");
+	CHECK(!sim.can_partitions, "tracked mode leaves st's can-partitions option alone");
+	tape_close(t);
+
+	sim_reset(true, false);
+	sim_fill(0, 5, 100, 0);
+	t = open_sim();
+	CHECK(t && ST(t)->native && !sim.can_partitions,
+	      "native drive without partition support: can-partitions left off");
+	tape_close(t);
+
+	/* not root: no mode page, the option was set by the administrator */
+	sim_reset(true, true);
+	sim.nparts = 2;
+	sim_fill(0, 5, 100, 0);
+	sim.rawio = false;
+	sim.can_partitions = true;
+	t = open_sim();
+	CHECK(t && ST(t)->native, "2-partition tape without SG_IO: native");
+	CHECK(t && tape_medium_info(t, &m) == 0 && m.partitions == 2,
+	      "2 partitions found by MTSETPART");
+	CHECK(t && tape_caps(t)->max_partitions == 2 && !tape_caps(t)->can_format,
+	      "without the mode page: partitions usable, formatting not offered");
 	tape_close(t);
 }
 
