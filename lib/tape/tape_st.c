@@ -879,13 +879,13 @@ static int native_space(struct st_tape *s, enum tape_space_kind kind, uint64_t n
 		if (kind == TAPE_SPACE_RECORDS)
 			return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, n - moved);
 		/* how many filemarks there were: count them one by one */
-		uint64_t eod = s->pos;
+		uint64_t end = s->pos;
 
 		err = seek_back(s, p0);
 		if (!err)
 			err = count_filemarks(s, MTFSF, n, &found);
-		if (!err && s->pos != eod)
-			err = seek_back(s, eod);
+		if (!err && s->pos != end)
+			err = seek_back(s, end);
 		if (err)
 			return err;
 		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, n - found);
