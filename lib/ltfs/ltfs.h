@@ -161,7 +161,14 @@ struct ltfs_space {
 	uint64_t total_bytes;	/* data partition capacity */
 	uint64_t free_bytes;	/* what can still be written there */
 	uint64_t files;		/* nodes in the namespace */
+	/*
+	 * The drive does not report its capacity: total is what is on tape
+	 * plus LTFS_UNKNOWN_CAPACITY_FREE, free is that nominal amount.
+	 */
+	bool capacity_unknown;
 };
+/* Free space shown when the drive cannot tell (one LTO-9 cartridge, 18 TB). */
+#define LTFS_UNKNOWN_CAPACITY_FREE 18000000000000ull
 int ltfs_statfs(struct ltfs_volume *v, struct ltfs_space *s);
 
 /* ---- namespace (all names are single components, UTF-8) ---------------- */

@@ -687,10 +687,25 @@ int ltfs_statfs(struct ltfs_volume *v, struct ltfs_space *s)
 
 	memset(s, 0, sizeof(*s));
 	s->block_size = v->bs;
+	s->files = v->ix.tree.count;
+	if (!v->dp_capacity) {
+		/*
+		 * The drive does not say how big the medium is (st, or a
+		 * drive without MAM): statfs has no way to say "unknown", and
+		 * the internal "unlimited" estimate would show exabytes.
+		 * Show what is on tape as used and a nominal cartridge's
+		 * worth as free; the real end is the drive's early warning.
+		 */
+		uint64_t on_tape = v->dp_next * (uint64_t)v->bs + used;
+
+		s->free_bytes = v->readonly || v->dp_full ? 0 : LTFS_UNKNOWN_CAPACITY_FREE;
+		s->total_bytes = on_tape + s->free_bytes;
+		s->capacity_unknown = true;
+		return 0;
+	}
 	s->total_bytes = v->dp_capacity;
 	s->free_bytes = v->readonly || v->dp_full || v->dp_left < reserve + used
 				? 0 : v->dp_left - reserve - used;
-	s->files = v->ix.tree.count;
 	return 0;
 }
 
