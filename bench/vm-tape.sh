@@ -20,9 +20,11 @@
 # guest's kernel log.  The whole output is also kept in
 # build/bench/vm-tape.log.  Exit status: the rig's.
 #
-# Environment: VM_TAPE_MB (default 800: fs-stream keeps two 256 MiB copies), VM_TIMEOUT (default 3000 s),
-# VM_TEST_TIMEOUT (default 1800 s), FUSETAPE_REL_BIN / VM_LIB / TAPEDMA_KO
-# as for tests/vm/run.  Needs root, as the rig does.
+# Environment: VM_TAPE_MB (default 800: fs-stream keeps two 256 MiB
+# copies), VM_TIMEOUT (default 3000 s), VM_TEST_TIMEOUT (default 1800 s),
+# FUSETAPE_REL_BIN / VM_LIB / TAPEDMA_KO as for tests/vm/run.  Needs root,
+# as the rig does.  A full run takes about 15 minutes on a loaded 2-core
+# host (fs-stream most of it).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 root=$PWD
