@@ -93,6 +93,8 @@ struct ft_fs {
 	bool splice;
 	char data_path[160];		/* "splice (image)" or "copy: why" */
 	struct timespec mounted_at;	/* CLOCK_MONOTONIC */
+	const char *mountpoint;
+	bool read_ahead_pending;	/* raise the mount's read-ahead at the next request */
 	uint64_t write_bytes;		/* accepted by write requests */
 	uint64_t read_bytes;		/* returned by read requests */
 	uint64_t read_spliced;		/* of which handed to the kernel as image ranges */
@@ -106,6 +108,12 @@ extern const struct fuse_lowlevel_ops ft_ops;
 /* Message to the user: stderr in the foreground, else syslog. */
 void ft_log(const struct ft_fs *fs, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Raise the mount's read-ahead, once, after FUSE_INIT (whose reply would
+ * set it back): called by the first requests that can precede a read.
+ */
+void ft_raise_read_ahead(struct ft_fs *fs);
 
 /* The user.fusetape.stats text into buf (NUL-terminated); its length. */
 size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size);

@@ -315,19 +315,26 @@ static void choose_data_path(struct ft_fs *fs, bool nosplice)
  * 128 KiB by default: raise it to a few records so that reads come in
  * max_write-sized requests and the tape streams.  The mount's bdi is
  * named after its device number, taken from mountinfo (a stat of the
- * mount point would ask this very daemon).  Only root may; a failure
- * costs speed only.
+ * mount point would ask this very daemon).  Not before FUSE_INIT is
+ * answered: the kernel then caps read-ahead at what it offered in it.
+ * The kernel sets up a file's read-ahead after our open reply, so doing
+ * it at the first lookup/getattr/open covers every file.  Only root
+ * may; a failure costs speed only.
  */
 #define FT_READ_AHEAD_KB 4096
 
-static void raise_read_ahead(struct ft_fs *fs, const char *mountpoint)
+void ft_raise_read_ahead(struct ft_fs *fs)
 {
+	const char *mountpoint = fs->mountpoint;
 	char line[PATH_MAX * 2 + 256], path[128];
 	unsigned maj = 0, min = 0;
 	bool found = false;
 	FILE *f;
 	int fd;
 
+	if (!fs->read_ahead_pending || !mountpoint)
+		return;
+	fs->read_ahead_pending = false;
 	f = fopen("/proc/self/mountinfo", "r");
 	if (!f)
 		return;
@@ -644,7 +651,8 @@ int main(int argc, char *argv[])
 	}
 	fs.foreground = copts.foreground;
 	clock_gettime(CLOCK_MONOTONIC, &fs.mounted_at);
-	raise_read_ahead(&fs, copts.mountpoint);
+	fs.mountpoint = copts.mountpoint;
+	fs.read_ahead_pending = true;
 	ft_log(&fs, LOG_INFO, "data path: %s", fs.data_path);
 
 	r = start_sync_thread(&fs);

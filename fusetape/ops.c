@@ -160,6 +160,7 @@ static void ft_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct ltfs_stat ls;
 	int err, r;
 
+	ft_raise_read_ahead(fs);
 	if (!name_ok(name, &err)) {
 		fuse_reply_err(req, err);
 		return;
@@ -217,6 +218,7 @@ static void ft_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct stat st;
 	int r;
 
+	ft_raise_read_ahead(fs);
 	lock(fs);
 	VOL_OR_FAIL(fs, req);
 	r = ltfs_getattr(fs->vol, ino, &ls);
@@ -476,6 +478,7 @@ static void ft_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct ltfs_stat ls;
 	int r;
 
+	ft_raise_read_ahead(fs);
 	if (writing && fs->readonly) {
 		fuse_reply_err(req, EROFS);
 		return;

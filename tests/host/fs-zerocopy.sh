@@ -30,6 +30,11 @@ new_volume "$IMG" 512M || { echo "1..0 # SKIP mkfs.fusetape failed"; exit 1; }
 mount_tape "$IMG" "$MNT" || { not_ok "mount"; done_testing; exit; }
 dp=$(stat_of "data path")
 expect_eq "the mount says it uses splice on an image" "$dp" "splice (image)"
+# reads come in large requests: the daemon raised the mount's read-ahead
+# (after FUSE_INIT, which would otherwise cap it at 128 KiB)
+ls "$MNT" >/dev/null
+dev=$(awk -v m="$MNT" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo)
+expect_eq "the mount's read-ahead is 4 MiB" "$(cat "/sys/class/bdi/$dev/read_ahead_kb" 2>&1)" "4096"
 
 # ---- a big aligned copy: splice -----------------------------------------
 size=$((64 << 20))
