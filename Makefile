@@ -15,7 +15,9 @@ B ?= build/$(VARIANT)
 CC ?= gcc
 PKG_CONFIG ?= pkg-config
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wno-unused-parameter
-BASE_CFLAGS := -std=gnu11 -g -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+# The one place the version is set; every program and the index creator use it.
+VERSION := 0.1
+BASE_CFLAGS := -std=gnu11 -g -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DFUSETAPE_VERSION='"$(VERSION)"' \
 	-Ilib -Ikmod/uapi $(WARN) -MMD -MP
 ifeq ($(VARIANT),san)
 OPT_CFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \

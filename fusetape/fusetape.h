@@ -27,7 +27,7 @@
 #include "tape/tape.h"
 
 #ifndef FUSETAPE_VERSION
-#define FUSETAPE_VERSION "0.1"
+#error "FUSETAPE_VERSION comes from the Makefile (VERSION)"
 #endif
 
 /* Exit codes of fusetape (documented in man/fusetape.1). */

@@ -17,7 +17,7 @@
 #include "tape/tape_image.h"
 
 #ifndef FUSETAPE_VERSION
-#define FUSETAPE_VERSION "0.1"
+#error "FUSETAPE_VERSION comes from the Makefile (VERSION)"
 #endif
 
 static const char *prog = "fusetape-image";

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #ifndef FUSETAPE_VERSION
-#define FUSETAPE_VERSION "0.1"
+#error "FUSETAPE_VERSION comes from the Makefile (VERSION)"
 #endif
 
 /*

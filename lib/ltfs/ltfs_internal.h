@@ -16,7 +16,7 @@
 #include "ltfs/ltfs.h"
 
 #define LTFS_IMPL_NAME "fusetape"
-#define LTFS_IMPL_VERSION "0.1"
+#define LTFS_IMPL_VERSION FUSETAPE_VERSION	/* from the Makefile */
 #define LTFS_FORMAT_VERSION "2.4.0"
 /* Label/index versions we read: 1.0.0 up to 2.99.99, as the reference. */
 #define LTFS_VERSION_MIN 10000
