@@ -32,6 +32,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1548,17 +1551,70 @@ static bool past_early_warning(const struct image *im, uint32_t part, uint64_t e
 }
 
 /*
+ * Reading a mapping of the image is only as safe as the file is long: if
+ * someone truncates the image while it is mounted, touching a page past
+ * the new end raises SIGBUS, which would kill the daemon over what is
+ * just a damaged medium.  So the in-place crc pass runs under a guard: a
+ * SIGBUS handler (installed once, process-wide) jumps back to the thread
+ * that was reading when the fault address lies inside that thread's
+ * active mapping, and the read becomes -EIO.  Every other SIGBUS goes to
+ * whatever handler was there before us (or the default action), so
+ * unrelated faults behave as they did.  The guard is thread-local, and
+ * the handler only reads it and calls siglongjmp/sigaction/raise, all
+ * async-signal-safe.
+ */
+struct map_guard {
+	sigjmp_buf env;
+	const char *lo;
+	size_t len;
+};
+
+static _Thread_local struct map_guard *volatile active_guard;
+static struct sigaction sigbus_previous;
+static pthread_once_t sigbus_once = PTHREAD_ONCE_INIT;
+static bool sigbus_guarded;	/* set once, by sigbus_once */
+
+static void sigbus_handler(int sig, siginfo_t *info, void *uctx)
+{
+	struct map_guard *g = active_guard;
+	const char *addr = info ? (const char *)info->si_addr : NULL;
+
+	if (g && addr >= g->lo && addr < g->lo + g->len)
+		siglongjmp(g->env, 1);
+	if (sigbus_previous.sa_flags & SA_SIGINFO) {
+		sigbus_previous.sa_sigaction(sig, info, uctx);
+	} else if (sigbus_previous.sa_handler == SIG_DFL) {
+		/* the default action: pending, it ends the process once we return */
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+		sigemptyset(&dfl.sa_mask);
+		sigaction(SIGBUS, &dfl, NULL);
+		raise(sig);
+	} else if (sigbus_previous.sa_handler != SIG_IGN) {
+		sigbus_previous.sa_handler(sig);
+	}
+}
+
+static void sigbus_install(void)
+{
+	struct sigaction sa = { .sa_sigaction = sigbus_handler, .sa_flags = SA_SIGINFO };
+
+	sigemptyset(&sa.sa_mask);
+	sigbus_guarded = sigaction(SIGBUS, &sa, &sigbus_previous) == 0;
+}
+
+/*
  * The checksum of len bytes at file offset pos, read in place from the
  * page cache through a temporary read-only mapping: a read pass, no copy
  * (this is how records that arrived by splice get their crc, and how the
  * zero-copy read path checks a record before handing it out).  pos is
- * 4 KiB-aligned (records are).  The range must lie inside the file as
- * measured at open; an image truncated behind our back while mounted
- * would fault, which no other path here can meet either.
+ * 4 KiB-aligned (records are).  A range the file no longer holds (an
+ * image truncated behind our back) is -EIO, not a crash: see map_guard.
  */
 static int crc_in_place(struct image *im, uint64_t pos, size_t len, uint32_t *crc)
 {
 	static long page;
+	struct map_guard guard;
 	uint64_t start;
 	size_t maplen;
 	void *p;
@@ -1567,15 +1623,31 @@ static int crc_in_place(struct image *im, uint64_t pos, size_t len, uint32_t *cr
 		page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
 	if (pos + len > im->file_size)
 		return -EIO;
+	pthread_once(&sigbus_once, sigbus_install);
 	start = pos - pos % (uint64_t)page;
 	maplen = len + (size_t)(pos - start);
-	p = mmap(NULL, maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, im->fd, (off_t)start);
+	p = sigbus_guarded ? mmap(NULL, maplen, PROT_READ, MAP_SHARED | MAP_POPULATE,
+				  im->fd, (off_t)start) : MAP_FAILED;
 	if (p == MAP_FAILED) {
-		/* a filesystem that cannot map files: read it through the scratch buffer */
+		/*
+		 * A filesystem that cannot map files, or no SIGBUS guard:
+		 * read it through the scratch buffer (a short file is an
+		 * error there, never a fault).
+		 */
 		*crc = 0;
 		return crc_rest(im, pos, len, crc);
 	}
+	guard.lo = p;
+	guard.len = maplen;
+	/* savemask 1: the handler runs with SIGBUS blocked, the jump unblocks it */
+	if (sigsetjmp(guard.env, 1)) {
+		active_guard = NULL;
+		munmap(p, maplen);
+		return -EIO;	/* the image file shrank under us */
+	}
+	active_guard = &guard;
 	*crc = tape_crc32c(0, (const uint8_t *)p + (pos - start), len);
+	active_guard = NULL;
 	munmap(p, maplen);
 	return 0;
 }
