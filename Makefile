@@ -97,6 +97,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
 	$(foreach p,$(PROGS),install -m 755 $(B)/bin/$(p) $(DESTDIR)$(if $(filter sbin,$($(p)_DIR)),$(SBINDIR),$(BINDIR))/$(p);)
 	$(foreach m,$(MANPAGES),install -D -m 644 $(m) $(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m));)
+	install -D -m 644 kmod/uapi/tapedma.h $(DESTDIR)$(PREFIX)/include/linux/tapedma.h
 	$(KMOD_INSTALL)
 
 clean:

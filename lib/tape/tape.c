@@ -19,10 +19,7 @@
 
 #include "tape/tape_backend.h"
 
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
+void tape_set_err(char *errbuf, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -46,7 +43,7 @@ __attribute__((weak)) int tape_st_open(const char *path, unsigned flags,
 				       size_t errlen)
 {
 	*out = NULL;
-	set_err(errbuf, errlen, "%s: st backend not built", path);
+	tape_set_err(errbuf, errlen, "%s: st backend not built", path);
 	return -ENOTSUP;
 }
 #endif
@@ -57,7 +54,7 @@ __attribute__((weak)) int tape_tapedma_open(const char *path, unsigned flags,
 					    size_t errlen)
 {
 	*out = NULL;
-	set_err(errbuf, errlen, "%s: tapedma backend not built", path);
+	tape_set_err(errbuf, errlen, "%s: tapedma backend not built", path);
 	return -ENOTSUP;
 }
 #endif
@@ -89,12 +86,12 @@ int tape_open(const char *path, unsigned flags, struct tape **out,
 		return -EINVAL;
 	*out = NULL;
 	if (!path || !*path) {
-		set_err(errbuf, errlen, "no tape device or image given");
+		tape_set_err(errbuf, errlen, "no tape device or image given");
 		return -EINVAL;
 	}
 	if (stat(path, &st) < 0) {
 		err = -errno;
-		set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
+		tape_set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
 		return err;
 	}
 	if (S_ISREG(st.st_mode))
@@ -104,7 +101,7 @@ int tape_open(const char *path, unsigned flags, struct tape **out,
 			? tape_tapedma_open(path, flags, out, errbuf, errlen)
 			: tape_st_open(path, flags, out, errbuf, errlen);
 	else {
-		set_err(errbuf, errlen,
+		tape_set_err(errbuf, errlen,
 			"%s: neither a tape image (regular file) nor a tape device (character device)",
 			path);
 		return -EINVAL;
@@ -112,7 +109,7 @@ int tape_open(const char *path, unsigned flags, struct tape **out,
 	if (err < 0) {
 		*out = NULL;
 		if (errbuf && errlen && !errbuf[0])
-			set_err(errbuf, errlen, "%s: %s", path, strerror(-err));
+			tape_set_err(errbuf, errlen, "%s: %s", path, strerror(-err));
 	}
 	return err;
 }

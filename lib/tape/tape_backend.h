@@ -51,6 +51,10 @@ static inline int tape_fail(struct tape *t, int err, enum tape_sense sense,
 	return err;
 }
 
+/* Write a one-line explanation into errbuf (if given), for the *_open() calls. */
+void tape_set_err(char *errbuf, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Backend constructors, called by tape_open(). */
 int tape_image_open(const char *path, unsigned flags, struct tape **out,
 		    char *errbuf, size_t errlen);

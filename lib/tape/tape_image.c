@@ -151,20 +151,6 @@ static const struct tape_ops image_ops;
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errbuf || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static uint64_t align_up(uint64_t v)
 {
 	return (v + TAPE_IMAGE_BLOCK - 1) & ~(uint64_t)(TAPE_IMAGE_BLOCK - 1);
@@ -574,22 +560,22 @@ static int check_header(const struct hdr *h, char *errbuf, size_t errlen)
 	uint64_t sum = 0;
 
 	if (h->partitions < 1 || h->partitions > TAPE_MAX_PARTITIONS) {
-		set_err(errbuf, errlen, "corrupt image: %" PRIu32 " partitions (must be 1 to %d)",
+		tape_set_err(errbuf, errlen, "corrupt image: %" PRIu32 " partitions (must be 1 to %d)",
 			h->partitions, TAPE_MAX_PARTITIONS);
 		return -EUCLEAN;
 	}
 	if (h->max_record < 1 || h->max_record > TAPE_IMAGE_MAX_RECORD) {
-		set_err(errbuf, errlen, "corrupt image: maximum record size %" PRIu32 " out of range",
+		tape_set_err(errbuf, errlen, "corrupt image: maximum record size %" PRIu32 " out of range",
 			h->max_record);
 		return -EUCLEAN;
 	}
 	if (h->flags & ~KNOWN_FLAGS) {
-		set_err(errbuf, errlen, "image uses unknown flags 0x%" PRIx32 " (newer fusetape?)",
+		tape_set_err(errbuf, errlen, "image uses unknown flags 0x%" PRIx32 " (newer fusetape?)",
 			h->flags & ~KNOWN_FLAGS);
 		return -EMEDIUMTYPE;
 	}
 	if (h->capacity > MAX_IMAGE_BYTES || h->base_seq > (1ull << 62)) {
-		set_err(errbuf, errlen, "corrupt image: impossible capacity or sequence number");
+		tape_set_err(errbuf, errlen, "corrupt image: impossible capacity or sequence number");
 		return -EUCLEAN;
 	}
 	for (unsigned i = 0; i < h->partitions; i++) {
@@ -602,7 +588,7 @@ static int check_header(const struct hdr *h, char *errbuf, size_t errlen)
 		    p->table_off % TAPE_IMAGE_BLOCK || p->data_off % TAPE_IMAGE_BLOCK ||
 		    p->data_size % TAPE_IMAGE_BLOCK || p->table_off < prev_end ||
 		    p->data_off < p->table_off + table_bytes(p->table_entries)) {
-			set_err(errbuf, errlen,
+			tape_set_err(errbuf, errlen,
 				"corrupt image: impossible layout of partition %u (table at %" PRIu64
 				", %" PRIu64 " entries, data at %" PRIu64 ", %" PRIu64 " bytes)",
 				i, p->table_off, p->table_entries, p->data_off, p->data_size);
@@ -611,7 +597,7 @@ static int check_header(const struct hdr *h, char *errbuf, size_t errlen)
 		sum += p->data_size;
 	}
 	if (sum > h->capacity) {
-		set_err(errbuf, errlen,
+		tape_set_err(errbuf, errlen,
 			"corrupt image: partitions hold %" PRIu64 " bytes, more than the capacity %" PRIu64,
 			sum, h->capacity);
 		return -EUCLEAN;
@@ -652,7 +638,7 @@ static int read_header(int fd, uint64_t file_size, struct hdr *h,
 	int err, best = -1;
 
 	if (file_size < 8) {
-		set_err(errbuf, errlen, "not a fusetape image: file is %" PRIu64 " bytes long", file_size);
+		tape_set_err(errbuf, errlen, "not a fusetape image: file is %" PRIu64 " bytes long", file_size);
 		return -EMEDIUMTYPE;
 	}
 	b = calloc(2, HDR_SLOT_SIZE);
@@ -660,18 +646,18 @@ static int read_header(int fd, uint64_t file_size, struct hdr *h,
 		return -ENOMEM;
 	err = pread_full(fd, b, file_size < 2 * HDR_SLOT_SIZE ? file_size : 2 * HDR_SLOT_SIZE, 0);
 	if (err) {
-		set_err(errbuf, errlen, "cannot read image header: %s", strerror(-err));
+		tape_set_err(errbuf, errlen, "cannot read image header: %s", strerror(-err));
 		free(b);
 		return err;
 	}
 	if (memcmp(b, IMG_MAGIC, 8) != 0) {
 		free(b);
-		set_err(errbuf, errlen, "not a fusetape image: bad magic");
+		tape_set_err(errbuf, errlen, "not a fusetape image: bad magic");
 		return -EMEDIUMTYPE;
 	}
 	if (file_size < LAYOUT_START) {
 		free(b);
-		set_err(errbuf, errlen,
+		tape_set_err(errbuf, errlen,
 			"truncated image: file is %" PRIu64 " bytes, the metadata alone needs %llu",
 			file_size, (unsigned long long)LAYOUT_START);
 		return -EUCLEAN;
@@ -684,11 +670,11 @@ static int read_header(int fd, uint64_t file_size, struct hdr *h,
 	free(b);
 	if (best < 0) {
 		if (v[0] == HDR_BAD_VERSION || v[1] == HDR_BAD_VERSION) {
-			set_err(errbuf, errlen, "unsupported fusetape image version (this is version %u)",
+			tape_set_err(errbuf, errlen, "unsupported fusetape image version (this is version %u)",
 				IMG_VERSION);
 			return -EMEDIUMTYPE;
 		}
-		set_err(errbuf, errlen, "corrupt image: both header copies fail their checksum");
+		tape_set_err(errbuf, errlen, "corrupt image: both header copies fail their checksum");
 		return -EUCLEAN;
 	}
 	*h = cand[best];
@@ -696,7 +682,7 @@ static int read_header(int fd, uint64_t file_size, struct hdr *h,
 	if (err)
 		return err;
 	if (layout_end(h) > file_size) {
-		set_err(errbuf, errlen,
+		tape_set_err(errbuf, errlen,
 			"truncated image: file is %" PRIu64 " bytes, its layout needs %" PRIu64,
 			file_size, layout_end(h));
 		return -EUCLEAN;
@@ -715,23 +701,23 @@ static int compute_layout(struct hdr *h, unsigned nparts, const uint64_t *sizes,
 	uint64_t sz[TAPE_MAX_PARTITIONS];
 
 	if (nparts < 1 || nparts > TAPE_MAX_PARTITIONS) {
-		set_err(errbuf, errlen, "partition count %u out of range 1..%d", nparts, TAPE_MAX_PARTITIONS);
+		tape_set_err(errbuf, errlen, "partition count %u out of range 1..%d", nparts, TAPE_MAX_PARTITIONS);
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < nparts; i++) {
 		sz[i] = align_down(sizes ? sizes[i] : 0);
 		if (sizes && sizes[i] > MAX_IMAGE_BYTES) {
-			set_err(errbuf, errlen, "partition %u: size too large", i);
+			tape_set_err(errbuf, errlen, "partition %u: size too large", i);
 			return -EINVAL;
 		}
 		if (sz[i] == 0 && i + 1 < nparts) {
-			set_err(errbuf, errlen, "partition %u: size missing (only the last may be \"the rest\")", i);
+			tape_set_err(errbuf, errlen, "partition %u: size missing (only the last may be \"the rest\")", i);
 			return -EINVAL;
 		}
 		sum += sz[i];
 	}
 	if (sum > cap) {
-		set_err(errbuf, errlen,
+		tape_set_err(errbuf, errlen,
 			"partitions add up to %" PRIu64 " bytes, more than the capacity %" PRIu64,
 			sum, cap);
 		return -EINVAL;
@@ -740,7 +726,7 @@ static int compute_layout(struct hdr *h, unsigned nparts, const uint64_t *sizes,
 		sz[nparts - 1] = cap - sum;
 	for (unsigned i = 0; i < nparts; i++) {
 		if (sz[i] < TAPE_IMAGE_MIN_PARTITION) {
-			set_err(errbuf, errlen,
+			tape_set_err(errbuf, errlen,
 				"partition %u would hold %" PRIu64 " bytes, less than the minimum %u",
 				i, sz[i], TAPE_IMAGE_MIN_PARTITION);
 			return -EINVAL;
@@ -895,7 +881,7 @@ static int scan_partition(struct image *im, uint32_t part, uint64_t *max_seq,
 			cnt = SCAN_CHUNK;
 		err = pread_full(im->fd, buf, cnt * ENTRY_SIZE, entry_pos(im, part, n));
 		if (err) {
-			set_err(errbuf, errlen, "cannot read object table of partition %u: %s",
+			tape_set_err(errbuf, errlen, "cannot read object table of partition %u: %s",
 				part, strerror(-err));
 			goto out;
 		}
@@ -1024,14 +1010,14 @@ static int mam_load(struct image *im, char *errbuf, size_t errlen)
 		if (err) {
 			free(a[0]);
 			free(slot);
-			set_err(errbuf, errlen, "cannot read attribute area: %s", strerror(-err));
+			tape_set_err(errbuf, errlen, "cannot read attribute area: %s", strerror(-err));
 			return err == -ENODATA ? -EUCLEAN : err;
 		}
 		ok[i] = mam_decode(slot, &gen[i], &a[i], &n[i]);
 	}
 	free(slot);
 	if (!ok[0] && !ok[1]) {
-		set_err(errbuf, errlen, "corrupt image: both copies of the attribute area are damaged");
+		tape_set_err(errbuf, errlen, "corrupt image: both copies of the attribute area are damaged");
 		return -EUCLEAN;
 	}
 	best = ok[0] && (!ok[1] || gen[0] >= gen[1]) ? 0 : 1;
@@ -1110,7 +1096,7 @@ int tape_image_create(const char *path, const struct tape_image_params *p,
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
 	if (!path || !*path) {
-		set_err(errbuf, errlen, "no image file name given");
+		tape_set_err(errbuf, errlen, "no image file name given");
 		return -EINVAL;
 	}
 	if (!p)
@@ -1119,24 +1105,24 @@ int tape_image_create(const char *path, const struct tape_image_params *p,
 	h.generation = 1;
 	h.capacity = align_down(p->size ? p->size : TAPE_IMAGE_DEFAULT_SIZE);
 	if (p->size > MAX_IMAGE_BYTES) {
-		set_err(errbuf, errlen, "size %" PRIu64 " is too large", p->size);
+		tape_set_err(errbuf, errlen, "size %" PRIu64 " is too large", p->size);
 		return -EINVAL;
 	}
 	h.max_record = p->max_record ? p->max_record : TAPE_IMAGE_DEFAULT_MAX_RECORD;
 	if (h.max_record > TAPE_IMAGE_MAX_RECORD) {
-		set_err(errbuf, errlen, "maximum record size %" PRIu32 " is above the limit %u",
+		tape_set_err(errbuf, errlen, "maximum record size %" PRIu32 " is above the limit %u",
 			h.max_record, TAPE_IMAGE_MAX_RECORD);
 		return -EINVAL;
 	}
 	h.early_warning = p->early_warning;	/* 0: automatic, see auto_early_warning() */
 	if (h.early_warning >= h.capacity) {
-		set_err(errbuf, errlen, "early warning %" PRIu64 " must be smaller than the capacity %" PRIu64,
+		tape_set_err(errbuf, errlen, "early warning %" PRIu64 " must be smaller than the capacity %" PRIu64,
 			h.early_warning, h.capacity);
 		return -EINVAL;
 	}
 	if (!fits_text(p->barcode, 32) || !fits_text(p->vendor, 8) ||
 	    !fits_text(p->product, 16) || !fits_text(p->serial, 32)) {
-		set_err(errbuf, errlen, "barcode or serial longer than 32, vendor than 8 or product than 16 characters");
+		tape_set_err(errbuf, errlen, "barcode or serial longer than 32, vendor than 8 or product than 16 characters");
 		return -EINVAL;
 	}
 	h.flags = p->readonly ? FLAG_WRITE_PROTECTED : 0;
@@ -1160,20 +1146,20 @@ int tape_image_create(const char *path, const struct tape_image_params *p,
 	if (fd < 0) {
 		err = -errno;
 		if (err == -EEXIST)
-			set_err(errbuf, errlen, "%s: file exists (use force to overwrite)", path);
+			tape_set_err(errbuf, errlen, "%s: file exists (use force to overwrite)", path);
 		else
-			set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
+			tape_set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
 		return err;
 	}
 	made = !p->force;	/* O_EXCL: the file is ours */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		err = -EINVAL;
-		set_err(errbuf, errlen, "%s: exists and is not a regular file", path);
+		tape_set_err(errbuf, errlen, "%s: exists and is not a regular file", path);
 		goto fail;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		set_err(errbuf, errlen, "%s: image is in use", path);
+		tape_set_err(errbuf, errlen, "%s: image is in use", path);
 		goto fail;
 	}
 	end = layout_end(&h);
@@ -1181,7 +1167,7 @@ int tape_image_create(const char *path, const struct tape_image_params *p,
 	/* Start from an empty file so no old content can look like ours. */
 	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)end) < 0) {
 		err = -errno;
-		set_err(errbuf, errlen, "%s: cannot make a %" PRIu64 "-byte file: %s",
+		tape_set_err(errbuf, errlen, "%s: cannot make a %" PRIu64 "-byte file: %s",
 			path, end, strerror(errno));
 		goto fail;
 	}
@@ -1214,7 +1200,7 @@ int tape_image_create(const char *path, const struct tape_image_params *p,
 			if (!err)
 				err = pwrite_full(fd, mam, MAM_SLOT_SIZE, MAM_SLOT_OFF(i));
 			if (err) {
-				set_err(errbuf, errlen, "%s: cannot write attribute area: %s",
+				tape_set_err(errbuf, errlen, "%s: cannot write attribute area: %s",
 					path, strerror(-err));
 				goto fail;
 			}
@@ -1224,13 +1210,13 @@ int tape_image_create(const char *path, const struct tape_image_params *p,
 	if (!err)
 		err = write_header(fd, &h);
 	if (err) {
-		set_err(errbuf, errlen, "%s: cannot write header: %s", path, strerror(-err));
+		tape_set_err(errbuf, errlen, "%s: cannot write header: %s", path, strerror(-err));
 		goto fail;
 	}
 	free(mam);
 	if (close(fd) < 0) {
 		err = -errno;
-		set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
+		tape_set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
 		return err;
 	}
 	sync_parent_dir(path);
@@ -1254,16 +1240,16 @@ int tape_image_set_readonly(const char *path, bool ro, char *errbuf, size_t errl
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
-		set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
+		tape_set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
 		return err;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		set_err(errbuf, errlen, "%s: not a regular file", path);
+		tape_set_err(errbuf, errlen, "%s: not a regular file", path);
 		close(fd);
 		return -EINVAL;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		set_err(errbuf, errlen, "%s: image is in use", path);
+		tape_set_err(errbuf, errlen, "%s: image is in use", path);
 		close(fd);
 		return -EBUSY;
 	}
@@ -1273,7 +1259,7 @@ int tape_image_set_readonly(const char *path, bool ro, char *errbuf, size_t errl
 		h.generation++;
 		err = write_header(fd, &h);
 		if (err)
-			set_err(errbuf, errlen, "%s: cannot write header: %s", path, strerror(-err));
+			tape_set_err(errbuf, errlen, "%s: cannot write header: %s", path, strerror(-err));
 	}
 	close(fd);
 	return err;
@@ -1372,18 +1358,18 @@ int tape_image_open(const char *path, unsigned flags, struct tape **out,
 		im->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (im->fd < 0) {
 		err = -errno;
-		set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
+		tape_set_err(errbuf, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (fstat(im->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		err = -EINVAL;
-		set_err(errbuf, errlen, "%s: not a regular file", path);
+		tape_set_err(errbuf, errlen, "%s: not a regular file", path);
 		goto fail;
 	}
 	if (!(flags & TAPE_IMAGE_OPEN_NOLOCK) &&
 	    flock(im->fd, (want_rw ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
 		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		set_err(errbuf, errlen, "%s: image is in use by another handle", path);
+		tape_set_err(errbuf, errlen, "%s: image is in use by another handle", path);
 		goto fail;
 	}
 	im->file_size = (uint64_t)st.st_size;

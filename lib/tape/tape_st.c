@@ -130,20 +130,6 @@ struct st_tape {
 
 #define ST(t) ((struct st_tape *)(t))
 
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errbuf || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- the map ------------------------------------------------------------ */
 
 /* Index of the first known filemark at or after n. */
@@ -1680,21 +1666,21 @@ int tape_st_open(const char *path, unsigned flags, struct tape **out,
 	if (fd < 0) {
 		err = -errno;
 		if (err == -ENOMEDIUM || err == -EIO)
-			set_err(errbuf, errlen, "%s: %s (is a tape loaded?)", path, strerror(-err));
+			tape_set_err(errbuf, errlen, "%s: %s (is a tape loaded?)", path, strerror(-err));
 		else if (err == -EBUSY)
-			set_err(errbuf, errlen, "%s: in use by another program", path);
+			tape_set_err(errbuf, errlen, "%s: in use by another program", path);
 		else
-			set_err(errbuf, errlen, "%s: %s", path, strerror(-err));
+			tape_set_err(errbuf, errlen, "%s: %s", path, strerror(-err));
 		return err;
 	}
 	if (st_xport.fstat(fd, &sb) < 0 || !S_ISCHR(sb.st_mode) ||
 	    major(sb.st_rdev) != SCSI_TAPE_MAJOR_NUMBER || st_ioctl(fd, MTIOCGET, &g) < 0) {
-		set_err(errbuf, errlen, "%s: not a SCSI tape device of the st driver", path);
+		tape_set_err(errbuf, errlen, "%s: not a SCSI tape device of the st driver", path);
 		st_xport.close(fd);
 		return -ENOTTY;
 	}
 	if (!(minor(sb.st_rdev) & ST_MINOR_NOREWIND)) {
-		set_err(errbuf, errlen,
+		tape_set_err(errbuf, errlen,
 			"%s: rewinding device; use the non-rewinding one (/dev/nstN), which keeps its position when closed",
 			path);
 		st_xport.close(fd);
@@ -1713,7 +1699,7 @@ int tape_st_open(const char *path, unsigned flags, struct tape **out,
 
 	err = mt(s, MTSETBLK, 0);
 	if (err) {
-		set_err(errbuf, errlen, "%s: cannot switch the drive to variable-block mode: %s",
+		tape_set_err(errbuf, errlen, "%s: cannot switch the drive to variable-block mode: %s",
 			path, strerror(-err));
 		goto fail;
 	}
@@ -1726,7 +1712,7 @@ int tape_st_open(const char *path, unsigned flags, struct tape **out,
 		s->min_block = 1;
 	max_record = s->max_block < TAPE_RECORD_MAX_SUPPORTED ? s->max_block : TAPE_RECORD_MAX_SUPPORTED;
 	if (max_record < s->min_block) {
-		set_err(errbuf, errlen, "%s: drive reports block limits %u..%u", path,
+		tape_set_err(errbuf, errlen, "%s: drive reports block limits %u..%u", path,
 			s->min_block, s->max_block);
 		err = -EPROTO;
 		goto fail;
@@ -1748,12 +1734,12 @@ int tape_st_open(const char *path, unsigned flags, struct tape **out,
 	/* Where the drive is nobody can tell us: start from BOT. */
 	err = mt(s, MTREW, 0);
 	if (err) {
-		set_err(errbuf, errlen, "%s: rewind failed: %s", path, strerror(-err));
+		tape_set_err(errbuf, errlen, "%s: rewind failed: %s", path, strerror(-err));
 		goto fail;
 	}
 	err = probe_native(s, &s->native);
 	if (err) {
-		set_err(errbuf, errlen, "%s: rewind failed: %s", path, strerror(-err));
+		tape_set_err(errbuf, errlen, "%s: rewind failed: %s", path, strerror(-err));
 		goto fail;
 	}
 	if (s->native) {

@@ -162,20 +162,6 @@ struct outcome {
 	struct ssc_verdict v;	/* valid if check */
 };
 
-static void fmt_msg(char *errbuf, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void fmt_msg(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errbuf || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -1638,7 +1624,7 @@ static int open_transport(struct tdma *d, const char *path, unsigned flags,
 	if (d->fd < 0) {
 		int e = errno;
 
-		fmt_msg(errbuf, errlen, "%s: %s", path, strerror(e));
+		tape_set_err(errbuf, errlen, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	/* blocking from here on: commands wait for the drive */
@@ -1649,7 +1635,7 @@ static int open_transport(struct tdma *d, const char *path, unsigned flags,
 		d->max_xfer = info.max_transfer;
 		if (d->align == 0 || (d->align & (d->align - 1)) || d->align > 4096 ||
 		    d->max_xfer < 4096) {
-			fmt_msg(errbuf, errlen,
+			tape_set_err(errbuf, errlen,
 				"%s: tapedma reports unusable limits (alignment %u, max transfer %u)",
 				path, info.dma_alignment, info.max_transfer);
 			return -EPROTO;
@@ -1674,7 +1660,7 @@ static int open_transport(struct tdma *d, const char *path, unsigned flags,
 		}
 		return 0;
 	}
-	fmt_msg(errbuf, errlen, "%s: neither a tapedma device nor a SCSI generic device", path);
+	tape_set_err(errbuf, errlen, "%s: neither a tapedma device nor a SCSI generic device", path);
 	return -ENOTTY;
 }
 
@@ -1701,9 +1687,9 @@ static int wait_ready(struct tdma *d, char *errbuf, size_t errlen)
 
 	/* run() has retried unit attentions and waited while becoming ready */
 	if (rc == -ENOMEDIUM)
-		fmt_msg(errbuf, errlen, "%s: no tape loaded", d->path);
+		tape_set_err(errbuf, errlen, "%s: no tape loaded", d->path);
 	else if (rc < 0)
-		fmt_msg(errbuf, errlen, "%s: drive not ready: %s%s%s", d->path,
+		tape_set_err(errbuf, errlen, "%s: drive not ready: %s%s%s", d->path,
 			d->have_sense ? ssc_sense_key_name(d->sense.key) : strerror(-rc),
 			d->have_sense ? ", " : "", d->have_sense ? strerror(-rc) : "");
 	return rc;
@@ -1719,11 +1705,11 @@ static int probe_identity(struct tdma *d, char *errbuf, size_t errlen)
 	if (rc == 0)
 		rc = ssc_parse_inquiry(d->small, 96, &type, &d->t.identity);
 	if (rc < 0) {
-		fmt_msg(errbuf, errlen, "%s: INQUIRY failed: %s", d->path, strerror(-rc));
+		tape_set_err(errbuf, errlen, "%s: INQUIRY failed: %s", d->path, strerror(-rc));
 		return rc;
 	}
 	if (type != SSC_PERIPHERAL_TAPE) {
-		fmt_msg(errbuf, errlen, "%s: %s %s is not a tape drive (device type %u)",
+		tape_set_err(errbuf, errlen, "%s: %s %s is not a tape drive (device type %u)",
 			d->path, d->t.identity.vendor, d->t.identity.product, type);
 		return -ENODEV;
 	}
@@ -1745,7 +1731,7 @@ static int probe_limits(struct tdma *d, char *errbuf, size_t errlen)
 	if (rc == 0)
 		rc = ssc_parse_block_limits(d->small, 6, &bl);
 	if (rc < 0) {
-		fmt_msg(errbuf, errlen, "%s: READ BLOCK LIMITS failed: %s", d->path, strerror(-rc));
+		tape_set_err(errbuf, errlen, "%s: READ BLOCK LIMITS failed: %s", d->path, strerror(-rc));
 		return rc;
 	}
 	/* the drive's advertised limit is binding even where bigger writes work (tgt) */
@@ -1757,7 +1743,7 @@ static int probe_limits(struct tdma *d, char *errbuf, size_t errlen)
 	if (max > SSC_XFER6_MAX)
 		max = SSC_XFER6_MAX - SSC_XFER6_MAX % d->align;
 	if (bl.min && bl.min == bl.max) {
-		fmt_msg(errbuf, errlen, "%s: drive supports only fixed %u-byte blocks",
+		tape_set_err(errbuf, errlen, "%s: drive supports only fixed %u-byte blocks",
 			d->path, bl.max);
 		return -EOPNOTSUPP;
 	}
@@ -1873,7 +1859,7 @@ int tape_tapedma_open(const char *path, unsigned flags, struct tape **out,
 	*out = NULL;
 	d = calloc(1, sizeof(*d));
 	if (!d) {
-		fmt_msg(errbuf, errlen, "%s: out of memory", path);
+		tape_set_err(errbuf, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	d->t.ops = &tdma_ops;
@@ -1885,7 +1871,7 @@ int tape_tapedma_open(const char *path, unsigned flags, struct tape **out,
 		goto fail;
 	if (posix_memalign((void **)&d->small, 4096, SMALL_BUF)) {
 		rc = -ENOMEM;
-		fmt_msg(errbuf, errlen, "%s: out of memory", path);
+		tape_set_err(errbuf, errlen, "%s: out of memory", path);
 		goto fail;
 	}
 	rc = wait_ready(d, errbuf, errlen);
@@ -1898,7 +1884,7 @@ int tape_tapedma_open(const char *path, unsigned flags, struct tape **out,
 	if (posix_memalign((void **)&d->iobuf, 4096, d->read_len > d->t.caps.max_record
 			   ? d->read_len : d->t.caps.max_record)) {
 		rc = -ENOMEM;
-		fmt_msg(errbuf, errlen, "%s: out of memory for a %u-byte buffer", path, d->read_len);
+		tape_set_err(errbuf, errlen, "%s: out of memory for a %u-byte buffer", path, d->read_len);
 		goto fail;
 	}
 	/*
@@ -1914,7 +1900,7 @@ int tape_tapedma_open(const char *path, unsigned flags, struct tape **out,
 	/* the probes below need a known place to start from */
 	rc = do_rewind(d);
 	if (rc < 0) {
-		fmt_msg(errbuf, errlen, "%s: REWIND failed: %s", path, strerror(-rc));
+		tape_set_err(errbuf, errlen, "%s: REWIND failed: %s", path, strerror(-rc));
 		goto fail;
 	}
 	probe_read_position(d);
@@ -1931,7 +1917,7 @@ int tape_tapedma_open(const char *path, unsigned flags, struct tape **out,
 	}
 	rc = do_rewind(d);
 	if (rc < 0) {
-		fmt_msg(errbuf, errlen, "%s: REWIND failed: %s", path, strerror(-rc));
+		tape_set_err(errbuf, errlen, "%s: REWIND failed: %s", path, strerror(-rc));
 		goto fail;
 	}
 	forget_medium(d);
