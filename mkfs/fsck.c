@@ -1129,19 +1129,6 @@ static int repair(const struct options *o, struct tape *t, bool new_generation)
 
 /* ---- main -------------------------------------------------------------- */
 
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
-	exit(FSCK_USAGE);
-}
-
 static void help(void)
 {
 	printf("Usage: " PROG " [options] DEVICE\n"
@@ -1211,16 +1198,16 @@ static void parse_args(int argc, char **argv, struct options *o)
 			exit(FSCK_OK);
 		default:
 			if (optopt)
-				usage_error("unknown option '-%c'", optopt);
-			usage_error("unknown option '%s'", argv[optind - 1]);
+				tool_usage_error(PROG, FSCK_USAGE, "unknown option '-%c'", optopt);
+			tool_usage_error(PROG, FSCK_USAGE, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (o->repair && o->no_action)
-		usage_error("--repair and --no-action exclude each other");
+		tool_usage_error(PROG, FSCK_USAGE, "--repair and --no-action exclude each other");
 	if (optind >= argc)
-		usage_error("no DEVICE given");
+		tool_usage_error(PROG, FSCK_USAGE, "no DEVICE given");
 	if (optind + 1 < argc)
-		usage_error("one DEVICE only (extra argument '%s')", argv[optind + 1]);
+		tool_usage_error(PROG, FSCK_USAGE, "one DEVICE only (extra argument '%s')", argv[optind + 1]);
 	o->device = argv[optind];
 }
 

@@ -74,19 +74,6 @@ static void fail(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
-	exit(EXIT_USAGE);
-}
-
 static void help(void)
 {
 	printf("Usage: " PROG " [options] DEVICE\n"
@@ -122,9 +109,9 @@ static uint64_t size_arg(const char *opt, const char *s)
 	int rc = tape_parse_size(s, &v);
 
 	if (rc == -ERANGE)
-		usage_error("%s: '%s' is too large", opt, s);
+		tool_usage_error(PROG, EXIT_USAGE, "%s: '%s' is too large", opt, s);
 	if (rc)
-		usage_error("%s: '%s' is not a size (use e.g. 512K, 2G)", opt, s);
+		tool_usage_error(PROG, EXIT_USAGE, "%s: '%s' is not a size (use e.g. 512K, 2G)", opt, s);
 	return v;
 }
 
@@ -133,11 +120,11 @@ static void check_barcode(const char *s)
 	size_t n = strlen(s);
 
 	if (n != BARCODE_LEN)
-		usage_error("--barcode: '%s' has %zu characters; a VOL1 volume serial has "
+		tool_usage_error(PROG, EXIT_USAGE, "--barcode: '%s' has %zu characters; a VOL1 volume serial has "
 			    "exactly %d", s, n, BARCODE_LEN);
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
-			usage_error("--barcode: '%s': only upper-case letters A-Z and digits "
+			tool_usage_error(PROG, EXIT_USAGE, "--barcode: '%s': only upper-case letters A-Z and digits "
 				    "0-9 are allowed", s);
 }
 
@@ -146,7 +133,7 @@ static void check_volume_name(const char *s)
 	const char *why = tool_check_name(s);
 
 	if (why)
-		usage_error("--volume-name: %s", why);
+		tool_usage_error(PROG, EXIT_USAGE, "--volume-name: %s", why);
 }
 
 static void parse_args(int argc, char **argv, struct options *o)
@@ -204,17 +191,17 @@ static void parse_args(int argc, char **argv, struct options *o)
 			printf(PROG " (fusetape) %s\n", FUSETAPE_VERSION);
 			exit(EXIT_MADE);
 		case ':':
-			usage_error("option '%s' needs an argument", argv[optind - 1]);
+			tool_usage_error(PROG, EXIT_USAGE, "option '%s' needs an argument", argv[optind - 1]);
 		default:
 			if (optopt)
-				usage_error("unknown option '-%c'", optopt);
-			usage_error("unknown option '%s'", argv[optind - 1]);
+				tool_usage_error(PROG, EXIT_USAGE, "unknown option '-%c'", optopt);
+			tool_usage_error(PROG, EXIT_USAGE, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
-		usage_error("no DEVICE given");
+		tool_usage_error(PROG, EXIT_USAGE, "no DEVICE given");
 	if (optind + 1 < argc)
-		usage_error("one DEVICE only (extra argument '%s')", argv[optind + 1]);
+		tool_usage_error(PROG, EXIT_USAGE, "one DEVICE only (extra argument '%s')", argv[optind + 1]);
 	o->device = argv[optind];
 
 	if (o->barcode)
@@ -224,19 +211,19 @@ static void parse_args(int argc, char **argv, struct options *o)
 	if (!o->have_block_size)
 		o->block_size = LTFS_DEFAULT_BLOCKSIZE;
 	if (o->block_size < LTFS_MIN_BLOCKSIZE)
-		usage_error("--block-size: %" PRIu64 " bytes is below the LTFS minimum of %u",
+		tool_usage_error(PROG, EXIT_USAGE, "--block-size: %" PRIu64 " bytes is below the LTFS minimum of %u",
 			    o->block_size, LTFS_MIN_BLOCKSIZE);
 	if (o->block_size > TAPE_RECORD_MAX_SUPPORTED)
-		usage_error("--block-size: %" PRIu64 " bytes is above the largest record "
+		tool_usage_error(PROG, EXIT_USAGE, "--block-size: %" PRIu64 " bytes is above the largest record "
 			    "fusetape supports (%u)", o->block_size,
 			    TAPE_RECORD_MAX_SUPPORTED);
 	if (o->have_image_size && o->image_size < 2 * TAPE_IMAGE_MIN_PARTITION)
-		usage_error("--image-size: %" PRIu64 " bytes is too small for two partitions",
+		tool_usage_error(PROG, EXIT_USAGE, "--image-size: %" PRIu64 " bytes is too small for two partitions",
 			    o->image_size);
 	if (o->have_ip_size && o->single_partition)
-		usage_error("--index-partition-size and --single-partition exclude each other");
+		tool_usage_error(PROG, EXIT_USAGE, "--index-partition-size and --single-partition exclude each other");
 	if (o->have_ip_size && o->index_partition_size < 16 * o->block_size)
-		usage_error("--index-partition-size: %" PRIu64 " bytes is less than 16 blocks "
+		tool_usage_error(PROG, EXIT_USAGE, "--index-partition-size: %" PRIu64 " bytes is less than 16 blocks "
 			    "of %" PRIu64 " bytes", o->index_partition_size, o->block_size);
 }
 

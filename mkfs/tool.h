@@ -19,6 +19,13 @@
  */
 const char *tool_check_name(const char *s);
 
+/*
+ * Print "PROG: <message>" and the pointer to --help on stderr, then exit
+ * with status (16, the usage error of mkfs(8) and fsck(8)).
+ */
+void tool_usage_error(const char *prog, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+
 /* "2026-12-01 06:10:00.123456789 UTC" */
 void tool_format_time(const struct timespec *ts, char *buf, size_t len);
 
