@@ -631,9 +631,37 @@ static bool at_eod_state(struct st_tape *s)
 	return mt_status(s, &g) == 0 && (g.mt_gstat & GMT_EOD(~0));
 }
 
-static ssize_t native_read(struct st_tape *s, void *buf, size_t len)
+/*
+ * What tape_read() answers for the object just read, in both modes: the
+ * position moves past everything but end of data.
+ */
+static ssize_t read_result(struct st_tape *s, enum object kind, size_t reclen,
+			   size_t len)
 {
 	struct tape *t = &s->t;
+
+	switch (kind) {
+	case OBJ_EOD:
+		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
+	case OBJ_FILEMARK:
+		s->pos++;
+		t->last.sense = TAPE_SENSE_FILEMARK;
+		return 0;
+	case OBJ_TOO_LONG:
+		/* Longer than the drive's own limit: nothing of it can be read. */
+		s->pos++;
+		return tape_fail(t, -EOVERFLOW, TAPE_SENSE_RECORD_LENGTH, 0);
+	case OBJ_RECORD:
+		break;
+	}
+	s->pos++;
+	if (reclen > len)
+		return tape_fail(t, -EOVERFLOW, TAPE_SENSE_RECORD_LENGTH, reclen);
+	return (ssize_t)reclen;
+}
+
+static ssize_t native_read(struct st_tape *s, void *buf, size_t len)
+{
 	enum object kind;
 	size_t reclen;
 	int err;
@@ -646,23 +674,7 @@ static ssize_t native_read(struct st_tape *s, void *buf, size_t len)
 		s->pos_valid = false;
 		return err;
 	}
-	switch (kind) {
-	case OBJ_EOD:
-		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
-	case OBJ_FILEMARK:
-		s->pos++;
-		t->last.sense = TAPE_SENSE_FILEMARK;
-		return 0;
-	case OBJ_TOO_LONG:
-		s->pos++;
-		return tape_fail(t, -EOVERFLOW, TAPE_SENSE_RECORD_LENGTH, 0);
-	case OBJ_RECORD:
-		break;
-	}
-	s->pos++;
-	if (reclen > len)
-		return tape_fail(t, -EOVERFLOW, TAPE_SENSE_RECORD_LENGTH, reclen);
-	return (ssize_t)reclen;
+	return read_result(s, kind, reclen, len);
 }
 
 static ssize_t native_written(struct st_tape *s, size_t len, bool early_warning)
@@ -1128,24 +1140,7 @@ static ssize_t st_read(struct tape *t, void *buf, size_t len)
 	err = read_at(s, s->pos, buf, len, &kind, &reclen);
 	if (err)
 		return err;
-	switch (kind) {
-	case OBJ_EOD:
-		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
-	case OBJ_FILEMARK:
-		s->pos++;
-		t->last.sense = TAPE_SENSE_FILEMARK;
-		return 0;
-	case OBJ_TOO_LONG:
-		/* Longer than the drive's own limit: nothing of it can be read. */
-		s->pos++;
-		return tape_fail(t, -EOVERFLOW, TAPE_SENSE_RECORD_LENGTH, 0);
-	case OBJ_RECORD:
-		break;
-	}
-	s->pos++;
-	if (reclen > len)
-		return tape_fail(t, -EOVERFLOW, TAPE_SENSE_RECORD_LENGTH, reclen);
-	return (ssize_t)reclen;
+	return read_result(s, kind, reclen, len);
 }
 
 static bool past_early_warning(struct st_tape *s)
