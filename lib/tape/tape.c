@@ -118,6 +118,7 @@ int tape_close(struct tape *t)
 {
 	if (!t)
 		return 0;
+	tape_drain(t);
 	return t->ops->close(t);
 }
 
@@ -186,11 +187,132 @@ static int protected(struct tape *t)
 	return tape_fail(t, -EROFS, TAPE_SENSE_WRITE_PROTECT, 0);
 }
 
+/* ---- write-behind ---- */
+
+int tape_drain(struct tape *t)
+{
+	int err;
+
+	if (t->q.retired >= t->q.queued || t->q.error)
+		return t->q.error;
+	err = t->ops->reap(t, t->q.queued);
+	if (!t->q.error && t->q.retired < t->q.queued) {
+		/* the backend could not wait: treat what is left as lost */
+		t->q.error = err ? err : -EIO;
+		t->q.error_seq = t->q.retired + 1;
+		t->q.error_sense = TAPE_SENSE_HARDWARE;
+	}
+	return t->q.error;
+}
+
+/*
+ * Start of a call that reads or positions: queued records first go to the
+ * medium.  A deferred error stays recorded for writers; reading and
+ * positioning go on, so that what is on the medium can still be read.
+ */
+static void settle(struct tape *t)
+{
+	begin(t);
+	if (t->q.retired < t->q.queued)
+		tape_drain(t);
+}
+
+/*
+ * Start of a call that writes: as settle(), but a deferred error refuses
+ * the write with the sense of the failure.
+ */
+static int settle_for_write(struct tape *t)
+{
+	settle(t);
+	if (t->q.error)
+		return tape_fail(t, t->q.error, t->q.error_sense, 0);
+	return 0;
+}
+
+int tape_register_arena(struct tape *t, void *base, size_t len)
+{
+	int err;
+
+	if (!t)
+		return -EINVAL;
+	settle(t);
+	if ((base == NULL) != (len == 0) || ((uintptr_t)base | len) % 4096)
+		return illegal(t);
+	t->q_async = false;
+	if (!t->ops->register_arena || !t->ops->write_queued || !t->ops->reap)
+		return base ? -EOPNOTSUPP : 0;
+	err = t->ops->register_arena(t, base, len);
+	t->q_async = base && err == 0;
+	return err;
+}
+
+bool tape_queue_async(const struct tape *t)
+{
+	return t && t->q_async;
+}
+
+ssize_t tape_write_queued(struct tape *t, const void *buf, size_t len,
+			  uint64_t *seq)
+{
+	ssize_t r;
+	int err;
+
+	if (!t)
+		return -EINVAL;
+	begin(t);
+	if (!buf || len == 0 || len > t->caps.max_record || !seq)
+		return illegal(t);
+	if (t->readonly)
+		return protected(t);
+	if (t->q.error)
+		return tape_fail(t, t->q.error, t->q.error_sense, 0);
+	if (t->q_async) {
+		r = t->ops->write_queued(t, buf, len);
+		if (r < 0)
+			return r;
+		*seq = ++t->q.queued;
+		return r;
+	}
+	err = settle_for_write(t);
+	if (err)
+		return err;
+	r = t->ops->write(t, buf, len);
+	if (r < 0)
+		return r;
+	*seq = ++t->q.queued;
+	t->q.retired = t->q.queued;
+	if (t->last.sense == TAPE_SENSE_EARLY_WARNING)
+		t->q.early_warning = true;
+	return r;
+}
+
+int tape_queue_reap(struct tape *t, uint64_t wait_for,
+		    struct tape_queue_state *st)
+{
+	int err = 0;
+
+	if (!t)
+		return -EINVAL;
+	if (t->q_async && t->q.retired < t->q.queued && !t->q.error) {
+		if (wait_for > t->q.queued)
+			wait_for = t->q.queued;
+		err = t->ops->reap(t, wait_for > t->q.retired ? wait_for : 0);
+		if (err && !t->q.error && wait_for > t->q.retired) {
+			t->q.error = err;
+			t->q.error_seq = t->q.retired + 1;
+			t->q.error_sense = TAPE_SENSE_HARDWARE;
+		}
+	}
+	if (st)
+		*st = t->q;
+	return t->q.error;
+}
+
 ssize_t tape_read(struct tape *t, void *buf, size_t len)
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	if (!buf && len)
 		return illegal(t);
 	if (len > SSIZE_MAX)
@@ -202,11 +324,13 @@ ssize_t tape_write(struct tape *t, const void *buf, size_t len)
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	if (!buf || len == 0 || len > t->caps.max_record)
 		return illegal(t);
 	if (t->readonly)
 		return protected(t);
+	if (t->q.error)
+		return tape_fail(t, t->q.error, t->q.error_sense, 0);
 	return t->ops->write(t, buf, len);
 }
 
@@ -236,11 +360,13 @@ ssize_t tape_write_splice(struct tape *t, int pipe_fd, size_t len)
 
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	if (pipe_fd < 0 || len == 0 || len > t->caps.max_record)
 		return illegal(t);
 	if (t->readonly)
 		return protected(t);
+	if (t->q.error)
+		return tape_fail(t, t->q.error, t->q.error_sense, 0);
 	if (t->ops->write_splice)
 		return t->ops->write_splice(t, pipe_fd, len);
 	/* No zero-copy path in this backend: through memory. */
@@ -267,9 +393,11 @@ int tape_write_filemarks(struct tape *t, unsigned count)
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	if (t->readonly)
 		return count ? protected(t) : 0;
+	if (t->q.error)
+		return tape_fail(t, t->q.error, t->q.error_sense, 0);
 	return t->ops->write_filemarks(t, count);
 }
 
@@ -282,7 +410,7 @@ int tape_locate(struct tape *t, uint32_t partition, uint64_t block)
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	if (partition >= t->caps.max_partitions)
 		return illegal(t);
 	return t->ops->locate(t, partition, block);
@@ -292,7 +420,7 @@ int tape_read_position(struct tape *t, struct tape_position *pos)
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	if (!pos)
 		return illegal(t);
 	return t->ops->read_position(t, pos);
@@ -302,7 +430,7 @@ int tape_space(struct tape *t, enum tape_space_kind kind, int64_t count)
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	if (kind != TAPE_SPACE_RECORDS && kind != TAPE_SPACE_FILEMARKS &&
 	    kind != TAPE_SPACE_EOD)
 		return illegal(t);
@@ -313,7 +441,7 @@ int tape_rewind(struct tape *t)
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	return t->ops->rewind(t);
 }
 
@@ -321,7 +449,7 @@ int tape_load(struct tape *t)
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	return t->ops->load(t);
 }
 
@@ -329,7 +457,7 @@ int tape_unload(struct tape *t)
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	return t->ops->unload(t);
 }
 
@@ -337,7 +465,7 @@ int tape_medium_info(struct tape *t, struct tape_medium *m)
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	if (!m)
 		return illegal(t);
 	memset(m, 0, sizeof(*m));
@@ -348,13 +476,15 @@ int tape_format(struct tape *t, unsigned nparts, const uint64_t *sizes)
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	if (!t->caps.can_format || !t->ops->format)
 		return unsupported(t);
 	if (nparts < 1 || nparts > t->caps.max_partitions || !sizes)
 		return illegal(t);
 	if (t->readonly)
 		return protected(t);
+	if (t->q.error)
+		return tape_fail(t, t->q.error, t->q.error_sense, 0);
 	return t->ops->format(t, nparts, sizes);
 }
 
@@ -362,7 +492,7 @@ int tape_set_early_warning(struct tape *t, uint64_t bytes)
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	if (!t->caps.can_set_early_warning || !t->ops->set_early_warning)
 		return unsupported(t);
 	return t->ops->set_early_warning(t, bytes);
@@ -373,7 +503,7 @@ int tape_get_attr(struct tape *t, uint32_t partition, uint16_t id,
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	if (!t->caps.has_mam || !t->ops->get_attr)
 		return unsupported(t);
 	if (!attr || partition >= t->caps.max_partitions)
@@ -386,7 +516,7 @@ int tape_set_attr(struct tape *t, uint32_t partition,
 {
 	if (!t)
 		return -EINVAL;
-	begin(t);
+	settle(t);
 	if (!t->caps.has_mam || !t->ops->set_attr)
 		return unsupported(t);
 	if (!attr || attr->length > TAPE_ATTR_MAX_VALUE ||
@@ -394,5 +524,7 @@ int tape_set_attr(struct tape *t, uint32_t partition,
 		return illegal(t);
 	if (t->readonly)
 		return protected(t);
+	if (t->q.error)
+		return tape_fail(t, t->q.error, t->q.error_sense, 0);
 	return t->ops->set_attr(t, partition, attr);
 }

@@ -211,6 +211,81 @@ ssize_t tape_write_splice(struct tape *t, int pipe_fd, size_t len);
 /* True if tape_write_splice() moves the data without a copy in user space. */
 bool tape_splice_native(const struct tape *t);
 
+/* ---- write-behind: several records in flight ---------------------------
+ *
+ * A drive streams only while records keep arriving.  A writer that waits
+ * for every record to reach the medium before it produces the next one
+ * makes the drive (or the disk under an image) idle half of the time.
+ * Queued writes let records be in flight the way a drive's buffer holds
+ * them, from memory registered once so that the backend can use
+ * fixed-buffer I/O (io_uring registered buffers on an O_DIRECT image,
+ * uring_cmd with fixed buffers on tapedma) without copying.
+ *
+ * Queued records are numbered 1, 2, 3, ... in the order they are queued,
+ * for the life of the handle.  A record is "retired" when the backend is
+ * done with its memory and the record is written (as tape_write() would
+ * have left it); records retire in order.
+ *
+ * Every other call on the handle (tape_write, tape_read, locate, position,
+ * space, filemarks/flush, format, MAM, close) first waits until all queued
+ * records are retired, so the rest of the API sees a tape exactly as if
+ * each record had been written by tape_write().
+ */
+
+/*
+ * The memory [base, base + len) (base and len multiples of 4096) will hold
+ * the records given to tape_write_queued(); the backend may register it
+ * for fixed-buffer I/O.  It must stay mapped until tape_close() or
+ * tape_register_arena(t, NULL, 0).  Returns 0 when the backend will write
+ * from it asynchronously, -EOPNOTSUPP when the backend has no asynchronous
+ * path (queued writes then are synchronous, and still correct), or another
+ * negative errno if registering failed (then queued writes are synchronous
+ * too).
+ */
+int tape_register_arena(struct tape *t, void *base, size_t len);
+/* True if queued writes can be in flight (tape_register_arena() returned 0). */
+bool tape_queue_async(const struct tape *t);
+
+/*
+ * Queue one record: the same rules as tape_write() (1 .. max_record bytes
+ * at the current position, which moves past it at once; what followed is
+ * truncated), but the backend may still be reading buf when this returns.
+ * buf must lie in the registered arena (when one is registered) and must
+ * not change until the record is retired.
+ *  - Returns len and, in *seq, the record's number.
+ *  - What the backend can tell now it reports now, exactly as tape_write():
+ *    -ENOSPC/EOM, -EROFS, -EINVAL leave nothing queued; EARLY_WARNING in
+ *    tape_last() if known now.  A backend that learns of early warning
+ *    only when the record completes reports it in tape_queue_state.
+ *  - After a deferred error (below) every write on the handle fails with
+ *    that error and sense, and nothing is queued.
+ */
+ssize_t tape_write_queued(struct tape *t, const void *buf, size_t len,
+			  uint64_t *seq);
+
+struct tape_queue_state {
+	uint64_t queued;	/* numbers handed out so far */
+	uint64_t retired;	/* records 1 .. retired are retired */
+	bool early_warning;	/* a retired record ended past early warning */
+	/*
+	 * The first deferred error (negative errno, 0 if none): record
+	 * error_seq failed, and neither it nor any later queued record is on
+	 * the medium.  The position after it is what the backend says (read
+	 * it with tape_read_position()).  Sticky for the life of the handle.
+	 */
+	int error;
+	uint64_t error_seq;
+	enum tape_sense error_sense;
+};
+
+/*
+ * Collect finished records without blocking (wait_for 0), or block until
+ * record wait_for is retired or a deferred error stops the queue.  Fills
+ * *st (if not NULL).  Returns 0, or the deferred error.
+ */
+int tape_queue_reap(struct tape *t, uint64_t wait_for,
+		    struct tape_queue_state *st);
+
 /*
  * Write count filemarks at the current position (same truncation rule as
  * tape_write).  Afterwards everything written so far is on stable storage

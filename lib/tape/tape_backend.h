@@ -18,6 +18,21 @@ struct tape_ops {
 	ssize_t (*write)(struct tape *t, const void *buf, size_t len);
 	/* Optional: a record from a pipe without a user-space copy (tape.h). */
 	ssize_t (*write_splice)(struct tape *t, int pipe_fd, size_t len);
+	/*
+	 * Optional write-behind (tape.h).  Without write_queued, tape.c writes
+	 * queued records synchronously with ->write.  register_arena may be
+	 * called with NULL, 0 to drop the registration (nothing is queued
+	 * then).  write_queued is called only while the queue has not failed;
+	 * it queues the record numbered t->q.queued + 1 (tape.c counts it on
+	 * success).  reap advances t->q.retired in order and records a
+	 * deferred error in t->q (error, error_seq, error_sense); with
+	 * wait_for > t->q.retired it blocks until that record is retired or
+	 * the queue failed.  It returns 0 or a negative errno of its own
+	 * (the deferred error itself lives in t->q).
+	 */
+	int (*register_arena)(struct tape *t, void *base, size_t len);
+	ssize_t (*write_queued)(struct tape *t, const void *buf, size_t len);
+	int (*reap)(struct tape *t, uint64_t wait_for);
 	int (*write_filemarks)(struct tape *t, unsigned count);
 	int (*locate)(struct tape *t, uint32_t partition, uint64_t block);
 	int (*read_position)(struct tape *t, struct tape_position *pos);
@@ -40,7 +55,17 @@ struct tape {
 	struct tape_identity identity;
 	struct tape_caps caps;
 	bool readonly;		/* handle opened read-only or medium protected */
+	struct tape_queue_state q;	/* write-behind bookkeeping (tape.c) */
+	bool q_async;		/* backend accepted the arena: writes in flight */
 };
+
+/*
+ * Wait until every queued record is retired.  tape.c calls this before
+ * every other operation; backends call it in their own entry points
+ * outside the ops table (e.g. tape_image_record_extent()).  Returns 0 or
+ * the deferred error.
+ */
+int tape_drain(struct tape *t);
 
 /* Record a condition in t->last and return err (for "return tape_fail(...)"). */
 static inline int tape_fail(struct tape *t, int err, enum tape_sense sense,
