@@ -1,7 +1,7 @@
 # lib/tape: the tape model (tape.h) and its backends.
 LIB_SRCS += lib/tape/tape.c
 LIB_SRCS += lib/tape/tape_image.c
-LIB_LIBS += -luuid
+LIB_LIBS += -luuid -luring
 
 # tape.c carries stand-ins for the drive backends until their files are
 # listed above; it must know when they are, because a weak definition in an

@@ -16,3 +16,6 @@ TESTS += test_ltfs_zerocopy
 test_ltfs_zerocopy_SRCS := tests/unit/test_ltfs_zerocopy.c
 TESTS += test_tape_st
 test_tape_st_SRCS := tests/unit/test_tape_st.c
+# Write-behind (tape_write_queued) on the image backend and the synchronous fallback.
+TESTS += test_tape_queue
+test_tape_queue_SRCS := tests/unit/test_tape_queue.c
