@@ -239,8 +239,12 @@ bool tape_splice_native(const struct tape *t);
  * tape_register_arena(t, NULL, 0).  Returns 0 when the backend will write
  * from it asynchronously, -EOPNOTSUPP when the backend has no asynchronous
  * path (queued writes then are synchronous, and still correct), or another
- * negative errno if registering failed (then queued writes are synchronous
- * too).
+ * negative errno if the backend could not set up its asynchronous path at
+ * all (e.g. io_uring disabled, a read-only handle: -EROFS); queued writes
+ * are then synchronous too.  A backend that cannot register the memory
+ * for fixed-buffer I/O (RLIMIT_MEMLOCK, ENOMEM) but can still write from
+ * it asynchronously returns 0: registration is an optimisation, not a
+ * condition.  Registering again replaces the arena (after draining).
  */
 int tape_register_arena(struct tape *t, void *base, size_t len);
 /* True if queued writes can be in flight (tape_register_arena() returned 0). */

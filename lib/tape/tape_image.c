@@ -26,6 +26,9 @@
  * The tombstone also carries the highest seq, so after a crash the next
  * seq computed at open (max over each partition's valid entries and the
  * entry at EOD) is still greater than every entry on disk.
+ * Queued records (write-behind, below) keep the same order with several
+ * records' data in flight: entries are written in record order, each once
+ * its data write has completed.
  */
 #include <endian.h>
 #include <errno.h>
@@ -45,8 +48,10 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <liburing.h>
 #include <uuid/uuid.h>
 
 #include "tape/tape_backend.h"
@@ -127,6 +132,41 @@ struct part_state {
 	size_t nfm, fm_cap;
 };
 
+/*
+ * Write-behind (tape_write_queued): one record whose data writes are in
+ * flight.  Its table entry is written only once all of them completed,
+ * and only after the entries of every record queued before it.
+ */
+struct wb_slot {
+	uint64_t qseq;		/* queue number (struct tape_queue_state) */
+	uint32_t part;
+	uint64_t n;		/* object number */
+	uint64_t off;		/* data-area offset */
+	uint32_t len;
+	uint32_t crc;
+	unsigned pending;	/* data writes not yet completed */
+	int err;		/* first failure among them */
+	bool past_ew;		/* ends past early warning */
+};
+
+struct writebehind {
+	struct io_uring ring;
+	bool ring_ready;
+	int dfd;		/* O_DIRECT descriptor of the image, or -1 */
+	bool fixed;		/* arena (buffer 0) and bounce pages (1) registered */
+	const uint8_t *arena;
+	size_t arena_len;
+	uint8_t *bounce;	/* one zero-padded page per slot: record tails */
+	uint8_t *entries;	/* encoded entries of one retirement batch */
+	struct wb_slot *slot;
+	unsigned depth;		/* slots in the ring of records in flight */
+	unsigned head, count;	/* oldest slot, slots in use */
+	/* File range known to be allocated ahead of the writes, per partition. */
+	uint64_t alloc_lo[TAPE_MAX_PARTITIONS], alloc_hi[TAPE_MAX_PARTITIONS];
+	bool no_fallocate;	/* the host filesystem cannot preallocate */
+	struct tape_image_queue_config cfg;
+};
+
 struct image {
 	struct tape t;		/* first: tape_backend.h */
 	int fd;
@@ -145,6 +185,7 @@ struct image {
 	struct mam_attr *attrs;
 	size_t nattrs;
 	uint8_t *scratch;
+	struct writebehind wb;
 };
 
 static const struct tape_ops image_ops;
@@ -1322,8 +1363,11 @@ static void fill_identity(struct image *im)
 	snprintf(id->serial, sizeof(id->serial), "%s", im->h.serial[0] ? im->h.serial : hex);
 }
 
+static void wb_teardown(struct image *im);
+
 static void free_image(struct image *im)
 {
+	wb_teardown(im);
 	for (unsigned i = 0; i < TAPE_MAX_PARTITIONS; i++)
 		free(im->ps[i].fm);
 	free(im->attrs);
@@ -1347,6 +1391,7 @@ int tape_image_open(const char *path, unsigned flags, struct tape **out,
 	if (!im)
 		return -ENOMEM;
 	im->fd = -1;
+	im->wb.dfd = -1;
 	im->t.ops = &image_ops;
 	if (want_rw) {
 		im->fd = open(path, O_RDWR | O_CLOEXEC);
@@ -1777,6 +1822,479 @@ static ssize_t image_write_splice(struct tape *t, int pipe_fd, size_t len)
 	return write_record(t, NULL, pipe_fd, len);
 }
 
+/* ---- write-behind ------------------------------------------------------- */
+
+/*
+ * Queued records (tape.h "write-behind") go to the image through an
+ * io_uring: the data with O_DIRECT from the caller's registered arena
+ * (fixed buffers), so that neither a copy nor the page cache stands
+ * between the writer and the disk.  Everything a synchronous write
+ * decides is decided at queue time: checks, end of medium, early
+ * warning, the tombstone of an overwrite, the record's CRC (from the
+ * arena), the new position and EOD.  Only the table entry waits: it is
+ * written when the record's data writes have completed, and entries
+ * strictly in record order, so a process killed at any moment leaves the
+ * image ending at its last record whose data and entry are both there
+ * (the validity rule of fusetape-image(5) does the rest).
+ *
+ * A record's last partial block is written from a zeroed bounce page, so
+ * the bytes between a record's end and the next block are zero on this
+ * path and nothing of the arena beyond the record reaches the image.
+ */
+
+#define WB_DEFAULT_DEPTH 16u
+#define WB_MAX_DEPTH 256u
+/* Preallocation step ahead of the writes: a full host filesystem shows up
+ * at queue time, as a synchronous error, instead of as a deferred one. */
+#define WB_ALLOC_STEP (64ull << 20)
+
+static void wb_teardown(struct image *im)
+{
+	struct writebehind *wb = &im->wb;
+
+	if (wb->ring_ready)
+		io_uring_queue_exit(&wb->ring);
+	wb->ring_ready = false;
+	if (wb->dfd >= 0)
+		close(wb->dfd);
+	wb->dfd = -1;
+	free(wb->bounce);
+	free(wb->entries);
+	free(wb->slot);
+	wb->bounce = wb->entries = NULL;
+	wb->slot = NULL;
+	wb->fixed = false;
+	wb->arena = NULL;
+	wb->arena_len = 0;
+	wb->head = wb->count = 0;
+}
+
+/* A descriptor of the same file with O_DIRECT, proven to work by a read. */
+static int open_direct(struct image *im, uint8_t *probe)
+{
+	char name[64];
+	int fd;
+
+	snprintf(name, sizeof(name), "/proc/self/fd/%d", im->fd);
+	fd = open(name, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* Some filesystems accept O_DIRECT at open and refuse it per I/O. */
+	if (pread(fd, probe, TAPE_IMAGE_BLOCK, 0) != TAPE_IMAGE_BLOCK) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+static int image_register_arena(struct tape *t, void *base, size_t len)
+{
+	struct image *im = IM(t);
+	struct writebehind *wb = &im->wb;
+	unsigned depth = wb->cfg.depth ? wb->cfg.depth : WB_DEFAULT_DEPTH;
+	struct iovec iov[2];
+	int err;
+
+	wb_teardown(im);
+	if (!base)
+		return 0;
+	if (t->readonly)
+		return tape_fail(t, -EROFS, TAPE_SENSE_WRITE_PROTECT, 0);
+	if (depth > WB_MAX_DEPTH)
+		depth = WB_MAX_DEPTH;
+	wb->slot = calloc(depth, sizeof(*wb->slot));
+	wb->entries = malloc((size_t)depth * ENTRY_SIZE);
+	wb->bounce = aligned_alloc(TAPE_IMAGE_BLOCK, (size_t)depth * TAPE_IMAGE_BLOCK);
+	if (!wb->slot || !wb->entries || !wb->bounce) {
+		wb_teardown(im);
+		return tape_fail(t, -ENOMEM, TAPE_SENSE_HARDWARE, 0);
+	}
+	/* Two writes per record at most (body, tail): the ring never fills. */
+	err = io_uring_queue_init(2 * depth, &wb->ring, 0);
+	if (err < 0) {
+		wb_teardown(im);
+		return tape_fail(t, err, TAPE_SENSE_HARDWARE, 0);
+	}
+	wb->ring_ready = true;
+	wb->depth = depth;
+	wb->arena = base;
+	wb->arena_len = len;
+	/* O_DIRECT refused (EINVAL: e.g. tmpfs before 6.6): buffered writes,
+	 * still asynchronous through the ring. */
+	if (!wb->cfg.buffered) {
+		int fd = open_direct(im, wb->bounce);
+
+		wb->dfd = fd >= 0 ? fd : -1;
+	}
+	memset(wb->bounce, 0, (size_t)depth * TAPE_IMAGE_BLOCK);
+	/* Fixed buffers save pinning the pages at every write.  Refused
+	 * (RLIMIT_MEMLOCK of an unprivileged user, ENOMEM): plain writes from
+	 * the same memory, still asynchronous. */
+	if (!wb->cfg.unregistered) {
+		iov[0] = (struct iovec){ .iov_base = base, .iov_len = len };
+		iov[1] = (struct iovec){ .iov_base = wb->bounce,
+					 .iov_len = (size_t)depth * TAPE_IMAGE_BLOCK };
+		wb->fixed = io_uring_register_buffers(&wb->ring, iov, 2) == 0;
+	}
+	for (unsigned i = 0; i < TAPE_MAX_PARTITIONS; i++)
+		wb->alloc_lo[i] = wb->alloc_hi[i] = 0;
+	return 0;
+}
+
+static struct wb_slot *wb_at(struct writebehind *wb, unsigned i)
+{
+	return &wb->slot[(wb->head + i) % wb->depth];
+}
+
+/* Account one completed data write (user_data: slot index << 1 | tail). */
+static void wb_complete(struct writebehind *wb, uint64_t ud, int res)
+{
+	struct wb_slot *s = &wb->slot[ud >> 1];
+	int want = (ud & 1) ? (int)TAPE_IMAGE_BLOCK : (int)align_down(s->len);
+
+	if (!s->err && res < 0)
+		s->err = res;
+	else if (!s->err && res != want)
+		s->err = -EIO;	/* short write */
+	if (s->pending)
+		s->pending--;
+}
+
+static unsigned wb_harvest(struct writebehind *wb)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+
+	io_uring_for_each_cqe(&wb->ring, head, cqe) {
+		wb_complete(wb, cqe->user_data, cqe->res);
+		seen++;
+	}
+	io_uring_cq_advance(&wb->ring, seen);
+	return seen;
+}
+
+/* Block for at least one completion; -errno if the ring cannot wait. */
+static int wb_wait_one(struct writebehind *wb)
+{
+	struct io_uring_cqe *cqe;
+	int err;
+
+	do
+		err = io_uring_wait_cqe(&wb->ring, &cqe);
+	while (err == -EINTR);
+	if (err < 0)
+		return err;
+	wb_harvest(wb);
+	return 0;
+}
+
+static unsigned wb_pending(struct writebehind *wb)
+{
+	unsigned p = 0;
+
+	for (unsigned i = 0; i < wb->count; i++)
+		p += wb_at(wb, i)->pending;
+	return p;
+}
+
+/*
+ * Record the deferred error of the oldest slot: nothing from it on is on
+ * the medium.  Wait for the writes still in flight (their memory is the
+ * caller's again once we return), then put position and EOD back where
+ * the failed record was to go.
+ */
+static void wb_fail(struct image *im, struct wb_slot *s, int err)
+{
+	struct writebehind *wb = &im->wb;
+	struct tape *t = &im->t;
+
+	t->q.error = err;
+	t->q.error_seq = s->qseq;
+	t->q.error_sense = err == -EIO ? TAPE_SENSE_MEDIUM_ERROR : TAPE_SENSE_HARDWARE;
+	while (wb_pending(wb) && wb_wait_one(wb) == 0)
+		;
+	truncate_at(&im->ps[s->part], s->n, s->off);
+	im->cur_part = s->part;
+	im->cur_block = s->n;
+	wb->head = wb->count = 0;
+}
+
+/* Write the entries of the completed records at the head, in order. */
+static void wb_retire(struct image *im)
+{
+	struct writebehind *wb = &im->wb;
+	struct tape *t = &im->t;
+	unsigned k = 0;
+
+	while (wb->count && !t->q.error) {
+		struct wb_slot *first = wb_at(wb, 0);
+		int err = 0;
+
+		/* a batch: consecutive completed records, consecutive entries */
+		for (k = 0; k < wb->count; k++) {
+			struct wb_slot *s = wb_at(wb, k);
+
+			if (s->pending || s->err || s->part != first->part ||
+			    s->n != first->n + k)
+				break;
+			struct entry e = {
+				.seq = im->next_seq++,
+				.data_off = s->off,
+				.length = s->len,
+				.type = ENTRY_RECORD,
+				.data_crc = s->crc,
+			};
+			encode_entry(&im->h, s->part, &e, wb->entries + (size_t)k * ENTRY_SIZE);
+		}
+		if (k == 0) {
+			if (!first->pending && first->err)
+				wb_fail(im, first, first->err);
+			return;
+		}
+		if (wb->dfd < 0)	/* buffered: start writeback as write_record() does */
+			(void)sync_file_range(im->fd,
+				(off64_t)(im->h.p[first->part].data_off + first->off),
+				(off64_t)(wb_at(wb, k - 1)->off + wb_at(wb, k - 1)->len - first->off),
+				SYNC_FILE_RANGE_WRITE);
+		if (pwrite_full(im->fd, wb->entries, (size_t)k * ENTRY_SIZE,
+				entry_pos(im, first->part, first->n)) != 0) {
+			/* find the first entry that cannot be written */
+			for (unsigned i = 0; i < k; i++) {
+				err = pwrite_full(im->fd, wb->entries + (size_t)i * ENTRY_SIZE,
+						  ENTRY_SIZE, entry_pos(im, first->part, first->n + i));
+				if (err) {
+					k = i;
+					break;
+				}
+			}
+		}
+		for (unsigned i = 0; i < k; i++) {
+			struct wb_slot *s = wb_at(wb, 0);
+
+			t->q.retired = s->qseq;
+			if (s->past_ew)
+				t->q.early_warning = true;
+			wb->head = (wb->head + 1) % wb->depth;
+			wb->count--;
+		}
+		if (err) {
+			wb_fail(im, wb_at(wb, 0), err);
+			return;
+		}
+	}
+}
+
+static int image_reap(struct tape *t, uint64_t wait_for)
+{
+	struct image *im = IM(t);
+	struct writebehind *wb = &im->wb;
+	int err;
+
+	if (!wb->ring_ready)
+		return 0;
+	for (;;) {
+		wb_harvest(wb);
+		wb_retire(im);
+		if (t->q.error || !wb->count || t->q.retired >= wait_for)
+			return 0;
+		err = wb_wait_one(wb);
+		if (err)
+			return err;
+	}
+}
+
+/* Make sure [pos, pos + len) of the file is allocated, a big step at a time. */
+static int wb_prealloc(struct image *im, uint32_t part, uint64_t pos, uint64_t len)
+{
+	struct writebehind *wb = &im->wb;
+	uint64_t part_end = im->h.p[part].data_off + im->h.p[part].data_size;
+	uint64_t stop = pos + (len > WB_ALLOC_STEP ? len : WB_ALLOC_STEP);
+
+	if (wb->no_fallocate ||
+	    (pos >= wb->alloc_lo[part] && pos + len <= wb->alloc_hi[part]))
+		return 0;
+	if (stop > part_end)
+		stop = part_end;
+	if (fallocate(im->fd, FALLOC_FL_KEEP_SIZE, (off_t)pos, (off_t)(stop - pos)) < 0) {
+		int err = -errno;
+
+		if (err == -EOPNOTSUPP || err == -ENOSYS) {
+			wb->no_fallocate = true;
+			return 0;
+		}
+		/* Maybe the host has room for this record but not the step. */
+		stop = pos + len;
+		if (fallocate(im->fd, FALLOC_FL_KEEP_SIZE, (off_t)pos, (off_t)len) < 0)
+			return -errno;
+	}
+	wb->alloc_lo[part] = pos;
+	wb->alloc_hi[part] = stop;
+	return 0;
+}
+
+/*
+ * Hand the prepared writes of slot s to the kernel.  Transient refusals
+ * (EAGAIN, EBUSY: the kernel is short of resources) are retried once an
+ * earlier write has completed.  Returns 0 or the errno that stopped it.
+ */
+static int wb_submit(struct writebehind *wb, struct wb_slot *s)
+{
+	while (io_uring_sq_ready(&wb->ring)) {
+		int rc = io_uring_submit(&wb->ring);
+
+		if (rc == -EINTR || rc > 0)
+			continue;
+		if ((rc == 0 || rc == -EAGAIN || rc == -EBUSY) &&
+		    wb_pending(wb) > s->pending && wb_wait_one(wb) == 0)
+			continue;
+		return rc < 0 ? rc : -EIO;
+	}
+	return 0;
+}
+
+/* Everything queued so far is retired (or the queue failed). */
+static int wb_drain(struct image *im)
+{
+	struct tape *t = &im->t;
+	int err = im->wb.count ? image_reap(t, t->q.queued) : 0;
+
+	if (!err && !t->q.error && im->wb.count)
+		err = -EIO;
+	return t->q.error ? t->q.error : err;
+}
+
+static ssize_t image_write_queued(struct tape *t, const void *buf, size_t len)
+{
+	struct image *im = IM(t);
+	struct writebehind *wb = &im->wb;
+	uint32_t part = im->cur_part;
+	struct part_state *ps = &im->ps[part];
+	const struct hdr_part *hp = &im->h.p[part];
+	const uint8_t *p = buf;
+	uint64_t n = im->cur_block, off, end, pos;
+	size_t body = align_down(len), tail = len - body;
+	unsigned idx;
+	struct wb_slot *s;
+	struct io_uring_sqe *sqe;
+	int fd, err;
+	ssize_t r;
+
+	if (!im->loaded)
+		return not_ready(t);
+	if (!wb->ring_ready || (uintptr_t)p % TAPE_IMAGE_BLOCK ||
+	    p < wb->arena || len > wb->arena_len ||
+	    (size_t)(p - wb->arena) > wb->arena_len - len) {
+		/*
+		 * Not from the arena (or not block-aligned): the data cannot
+		 * go out O_DIRECT from where it is.  Written synchronously,
+		 * after what is in flight; retired at once.
+		 */
+		err = wb_drain(im);
+		if (err)
+			return tape_fail(t, err, t->q.error ? t->q.error_sense : TAPE_SENSE_HARDWARE, 0);
+		r = write_record(t, buf, -1, len);
+		if (r >= 0) {
+			t->q.retired = t->q.queued + 1;	/* tape.c counts it next */
+			if (t->last.sense == TAPE_SENSE_EARLY_WARNING)
+				t->q.early_warning = true;
+		}
+		return r;
+	}
+	/* A free slot: wait for the oldest record if all are in flight. */
+	if (wb->count == wb->depth) {
+		err = image_reap(t, t->q.retired + 1);
+		if (t->q.error)
+			return tape_fail(t, t->q.error, t->q.error_sense, 0);
+		if (err)
+			return tape_fail(t, err, TAPE_SENSE_HARDWARE, 0);
+	}
+	if (n < ps->eod && wb->count) {
+		/* cannot happen (every call but this one drains), but entries must
+		 * stay in order: the tombstone below goes after what is in flight */
+		err = wb_drain(im);
+		if (err)
+			return tape_fail(t, err, t->q.error ? t->q.error_sense : TAPE_SENSE_HARDWARE, 0);
+	}
+	err = object_data_off(im, part, n, &off);
+	if (err)
+		return medium_error(t, err);
+	end = off + align_up(len);
+	if (n >= hp->table_entries || end > hp->data_size)
+		return tape_fail(t, -ENOSPC, TAPE_SENSE_EOM, 0);
+	pos = hp->data_off + off;
+	err = wb_prealloc(im, part, pos, align_up(len));
+	if (err) {
+		/* the host filesystem is full: the cartridge is not, so no EOM */
+		return tape_fail(t, err == -ENOSPC || err == -EDQUOT ? -ENOSPC : err,
+				 TAPE_SENSE_HARDWARE, 0);
+	}
+	if (n < ps->eod) {
+		struct entry e = { .seq = im->next_seq++, .data_off = off, .type = ENTRY_TOMBSTONE };
+
+		err = write_entry(im, part, n, &e);
+		if (err)
+			return medium_error(t, err);
+	}
+	truncate_at(ps, n, off);
+
+	idx = (wb->head + wb->count) % wb->depth;
+	s = &wb->slot[idx];
+	*s = (struct wb_slot){
+		.qseq = t->q.queued + 1,
+		.part = part,
+		.n = n,
+		.off = off,
+		.len = (uint32_t)len,
+		.crc = tape_crc32c(0, buf, len),
+		.past_ew = past_early_warning(im, part, end),
+	};
+	fd = wb->dfd >= 0 ? wb->dfd : im->fd;
+	/* (the ring has two entries per slot and is empty between records,
+	 * so io_uring_get_sqe() cannot fail here) */
+	if (body) {
+		sqe = io_uring_get_sqe(&wb->ring);
+		if (wb->fixed)
+			io_uring_prep_write_fixed(sqe, fd, p, (unsigned)body, pos, 0);
+		else
+			io_uring_prep_write(sqe, fd, p, (unsigned)body, pos);
+		io_uring_sqe_set_data64(sqe, (uint64_t)idx << 1);
+		s->pending++;
+	}
+	if (tail) {
+		uint8_t *page = wb->bounce + (size_t)idx * TAPE_IMAGE_BLOCK;
+
+		memcpy(page, p + body, tail);
+		memset(page + tail, 0, TAPE_IMAGE_BLOCK - tail);
+		sqe = io_uring_get_sqe(&wb->ring);
+		if (wb->fixed)
+			io_uring_prep_write_fixed(sqe, fd, page, TAPE_IMAGE_BLOCK, pos + body, 1);
+		else
+			io_uring_prep_write(sqe, fd, page, TAPE_IMAGE_BLOCK, pos + body);
+		io_uring_sqe_set_data64(sqe, (uint64_t)idx << 1 | 1);
+		s->pending++;
+	}
+	wb->count++;
+	ps->eod = n + 1;
+	ps->data_end = end;
+	im->cur_block = n + 1;
+	if (s->past_ew)
+		t->last.sense = TAPE_SENSE_EARLY_WARNING;
+	err = wb_submit(wb, s);
+	if (err) {
+		/*
+		 * The kernel did not take this record's writes: it becomes
+		 * the deferred error, as if it had failed in flight (so it
+		 * is counted as queued and the error has its number).  The
+		 * queue stops there; nothing submits the leftovers.
+		 */
+		s->pending = 0;
+		s->err = err;
+	}
+	wb_harvest(wb);
+	wb_retire(im);
+	return (ssize_t)len;
+}
+
 #define FM_BATCH 256u
 
 static int image_write_filemarks(struct tape *t, unsigned count)
@@ -2015,8 +2533,10 @@ static int image_format(struct tape *t, unsigned nparts, const uint64_t *sizes)
 	/* Erase: give the old data back to the host filesystem (best effort). */
 	(void)fallocate(im->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			(off_t)LAYOUT_START, (off_t)(im->file_size - LAYOUT_START));
-	for (unsigned i = 0; i < TAPE_MAX_PARTITIONS; i++)
+	for (unsigned i = 0; i < TAPE_MAX_PARTITIONS; i++) {
 		truncate_at(&im->ps[i], 0, 0);
+		im->wb.alloc_lo[i] = im->wb.alloc_hi[i] = 0;	/* punched */
+	}
 	im->cur_part = 0;
 	im->cur_block = 0;
 	return 0;
@@ -2110,6 +2630,9 @@ static const struct tape_ops image_ops = {
 	.read = image_read,
 	.write = image_write,
 	.write_splice = image_write_splice,
+	.register_arena = image_register_arena,
+	.write_queued = image_write_queued,
+	.reap = image_reap,
 	.write_filemarks = image_write_filemarks,
 	.locate = image_locate,
 	.read_position = image_read_position,
@@ -2126,12 +2649,38 @@ static const struct tape_ops image_ops = {
 
 /* ---- image-only extras --------------------------------------------------- */
 
+int tape_image_set_queue_config(struct tape *t, const struct tape_image_queue_config *cfg)
+{
+	if (!tape_is_image(t) || !cfg || cfg->depth > WB_MAX_DEPTH)
+		return -EINVAL;
+	IM(t)->wb.cfg = *cfg;
+	return 0;
+}
+
+int tape_image_get_queue_info(struct tape *t, struct tape_image_queue_info *qi)
+{
+	struct writebehind *wb;
+
+	if (!tape_is_image(t) || !qi)
+		return -EINVAL;
+	wb = &IM(t)->wb;
+	*qi = (struct tape_image_queue_info){
+		.active = wb->ring_ready,
+		.direct = wb->ring_ready && wb->dfd >= 0,
+		.fixed = wb->fixed,
+		.depth = wb->ring_ready ? wb->depth : 0,
+		.in_flight = wb->count,
+	};
+	return 0;
+}
+
 int tape_image_get_info(struct tape *t, struct tape_image_info *info)
 {
 	struct image *im;
 
 	if (!tape_is_image(t) || !info)
 		return -EINVAL;
+	tape_drain(t);	/* describe the tape as the rest of the API sees it */
 	im = IM(t);
 	memset(info, 0, sizeof(*info));
 	info->version = im->h.version;
@@ -2188,6 +2737,8 @@ int tape_image_record_extent(struct tape *t, uint32_t partition,
 	if (!tape_is_image(t) || !fd || !offset || !length || !crc32c)
 		return -EINVAL;
 	im = IM(t);
+	/* a queued record has no entry yet: never hand out its range early */
+	tape_drain(t);
 	if (partition >= im->h.partitions)
 		return -EINVAL;
 	if (block >= im->ps[partition].eod)
@@ -2215,6 +2766,7 @@ int tape_image_verify_record(struct tape *t, uint32_t partition, uint64_t block)
 	if (!tape_is_image(t))
 		return -EINVAL;
 	im = IM(t);
+	tape_drain(t);
 	if (partition >= im->h.partitions)
 		return -EINVAL;
 	if (block >= im->ps[partition].eod)

@@ -147,6 +147,48 @@ int tape_image_record_extent(struct tape *t, uint32_t partition,
 int tape_image_verify_record(struct tape *t, uint32_t partition,
 			     uint64_t block);
 
+/*
+ * Write-behind on images (tape_register_arena(), tape_write_queued()).
+ * Records go to the image through an io_uring: their data with O_DIRECT
+ * from the registered arena (fixed buffers), their table entries, in
+ * record order, once the data is written.
+ *  - buf given to tape_write_queued() must be 4 KiB-aligned and lie (with
+ *    its len bytes) inside the arena; any other buffer is written
+ *    synchronously (correct, but nothing is then in flight).  The bytes
+ *    after buf + len are never read: a record's last partial block is
+ *    written from a zero-padded copy, so the padding in the image is zero.
+ *  - At most depth records (default 16) are in flight; tape_write_queued()
+ *    blocks until the oldest is retired when all are.
+ *  - The data area is preallocated 64 MiB ahead of the writes: a host
+ *    filesystem without room fails tape_write_queued() at once with
+ *    -ENOSPC, sense HARDWARE (not EOM: the cartridge is not full), and
+ *    nothing is queued.
+ *  - A data write that fails or comes back short is the deferred error:
+ *    -EIO with MEDIUM_ERROR, or the host's errno with HARDWARE (e.g.
+ *    -EFBIG); the tape then ends before that record (position and EOD
+ *    are put there).
+ *  - Without O_DIRECT (refused by the host filesystem) the writes go
+ *    through the page cache, still asynchronously; without fixed buffers
+ *    (RLIMIT_MEMLOCK, ENOMEM) they are plain writes from the same memory.
+ *  - A retired record survives a kill -9 like one written by tape_write().
+ */
+struct tape_image_queue_config {
+	unsigned depth;		/* records in flight, 1 .. 256; 0 = default */
+	bool buffered;		/* do not use O_DIRECT */
+	bool unregistered;	/* do not register the arena as fixed buffers */
+};
+/* Takes effect at the next tape_register_arena() (for tests and benchmarks). */
+int tape_image_set_queue_config(struct tape *t, const struct tape_image_queue_config *cfg);
+
+struct tape_image_queue_info {
+	bool active;		/* an arena is registered: writes can be in flight */
+	bool direct;		/* ... with O_DIRECT */
+	bool fixed;		/* ... from registered (fixed) buffers */
+	unsigned depth;		/* the bound on records in flight */
+	unsigned in_flight;	/* records queued and not yet retired */
+};
+int tape_image_get_queue_info(struct tape *t, struct tape_image_queue_info *qi);
+
 /* True if t is an image handle. */
 bool tape_is_image(const struct tape *t);
 

@@ -1,27 +1,221 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * test_tape_queue - write-behind (tape_write_queued): the synchronous
+ * test_tape_queue - write-behind (tape_write_queued) on the image backend:
+ * the asynchronous path (io_uring, O_DIRECT, registered arena) held to the
+ * tape_write() contract, its crash safety (kill -9 with records in
+ * flight), deferred errors, a full host filesystem, and the synchronous
  * fallback every backend has when no arena is registered.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tape/tape.h"
 #include "tape/tape_image.h"
 #include "../tap.h"
 
-static void test_sync_fallback(const char *path)
+#define KiB (1ull << 10)
+#define MiB (1ull << 20)
+#define PAGE 4096u
+
+static char dir[256];
+static char errbuf[256];
+static int image_no;
+
+static const char *new_path(void)
+{
+	static char path[300];
+
+	snprintf(path, sizeof(path), "%s/q%d.img", dir, ++image_no);
+	return path;
+}
+
+static size_t round_page(size_t len)
+{
+	return (len + PAGE - 1) / PAGE * PAGE;
+}
+
+/* Deterministic content: record `seed` of length len. */
+static void fill(uint8_t *buf, size_t len, uint32_t seed)
+{
+	uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+
+	for (size_t i = 0; i < len; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(buf + i, &x, len - i < 8 ? len - i : 8);
+	}
+}
+
+static bool same(const uint8_t *buf, size_t len, uint32_t seed)
+{
+	uint8_t *want = malloc(len ? len : 1);
+	bool ok;
+
+	fill(want, len, seed);
+	ok = memcmp(buf, want, len) == 0;
+	free(want);
+	return ok;
+}
+
+static struct tape *make_image(const struct tape_image_params *p, const char **pathp)
+{
+	const char *path = new_path();
+	struct tape *t = NULL;
+
+	if (tape_image_create(path, p, errbuf, sizeof(errbuf)) < 0) {
+		printf("# create %s: %s\n", path, errbuf);
+		return NULL;
+	}
+	if (tape_open(path, 0, &t, errbuf, sizeof(errbuf)) < 0)
+		printf("# open %s: %s\n", path, errbuf);
+	if (pathp)
+		*pathp = path;
+	return t;
+}
+
+static struct tape *reopen(const char *path)
+{
+	struct tape *t = NULL;
+	int rc;
+
+	/* after a kill -9 the kernel may hold the dead process's file (and
+	 * its lock) for a moment while it tears the io_uring down */
+	for (int i = 0; i < 200; i++) {
+		rc = tape_open(path, 0, &t, errbuf, sizeof(errbuf));
+		if (rc != -EBUSY)
+			break;
+		usleep(10000);
+	}
+	if (!t)
+		printf("# reopen %s: %s\n", path, errbuf);
+	return t;
+}
+
+static bool read_seed(struct tape *t, size_t len, uint32_t seed)
+{
+	uint8_t *buf = malloc(len + 16);
+	ssize_t n = tape_read(t, buf, len + 16);
+	bool ok = n == (ssize_t)len && same(buf, len, seed);
+
+	if (!ok)
+		printf("#   read got %zd (sense %s), want %zu bytes of seed %u\n",
+		       n, tape_sense_name(tape_last(t)->sense), len, seed);
+	free(buf);
+	return ok;
+}
+
+static uint64_t position(struct tape *t)
+{
+	struct tape_position pos;
+
+	if (tape_read_position(t, &pos) < 0)
+		return UINT64_MAX;
+	return pos.block;
+}
+
+/*
+ * The caller's side of the arena: records are placed one after another,
+ * block-aligned, wrapping around; a region is reused only once every
+ * record that lay there is retired (the rule tape.h gives the caller).
+ */
+struct arena {
+	uint8_t *base;
+	size_t len, cur;
+	uint64_t *page_seq;	/* per page: the last record that used it */
+};
+
+static bool arena_init(struct arena *a, size_t len)
+{
+	a->base = aligned_alloc(PAGE, len);
+	a->page_seq = calloc(len / PAGE, sizeof(*a->page_seq));
+	a->len = len;
+	a->cur = 0;
+	return a->base && a->page_seq;
+}
+
+static void arena_free(struct arena *a)
+{
+	free(a->base);
+	free(a->page_seq);
+}
+
+static uint8_t *arena_take(struct arena *a, struct tape *t, size_t len)
+{
+	size_t alen = round_page(len);
+	uint64_t need = 0;
+
+	if (a->cur + alen > a->len)
+		a->cur = 0;
+	for (size_t p = a->cur / PAGE; p < (a->cur + alen) / PAGE; p++)
+		if (a->page_seq[p] > need)
+			need = a->page_seq[p];
+	if (need)
+		tape_queue_reap(t, need, NULL);
+	return a->base + a->cur;
+}
+
+/* Queue record `seed` of len bytes from the arena; garbage in its padding. */
+static ssize_t queue_seed(struct tape *t, struct arena *a, size_t len, uint32_t seed,
+			  uint64_t *seq)
+{
+	uint8_t *b = arena_take(a, t, len);
+	size_t alen = round_page(len);
+	uint64_t s = 0;
+	ssize_t r;
+
+	fill(b, len, seed);
+	memset(b + len, 0xEE, alen - len);
+	r = tape_write_queued(t, b, len, &s);
+	if (r == (ssize_t)len) {
+		for (size_t p = (size_t)(b - a->base) / PAGE; p < (size_t)(b - a->base + alen) / PAGE; p++)
+			a->page_seq[p] = s;
+		a->cur = (size_t)(b - a->base) + alen;
+	}
+	if (seq)
+		*seq = s;
+	return r;
+}
+
+static uint32_t max_rec;
+
+/* Mixed record sizes: full 512 KiB, short tails, 1 byte, max_record. */
+static size_t mixed_size(unsigned i)
+{
+	switch (i % 8) {
+	case 0: case 1: case 2: return 512 * KiB;
+	case 3: return 1 + (i * 2654435761u) % (512 * KiB);
+	case 4: return 1;
+	case 5: return 4096;
+	case 6: return 12345;
+	default: return i % 40 == 7 ? max_rec : 65537;
+	}
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_sync_fallback(void)
 {
 	static unsigned char rec[8192], back[8192];
-	struct tape_image_params p = { .size = 64u << 20, .force = true };
+	struct tape_image_params p = { .size = 64u << 20 };
 	struct tape_queue_state st;
-	struct tape *t = NULL;
+	struct tape *t = make_image(&p, NULL);
 	uint64_t seq = 0;
 
-	CHECK_EQ(tape_image_create(path, &p, NULL, 0), 0, "create 64 MiB image");
-	CHECK_EQ(tape_open(path, 0, &t, NULL, 0), 0, "open image");
+	CHECK(t != NULL, "open image");
 	if (!t)
 		return;
 	CHECK(!tape_queue_async(t), "no arena: queued writes are synchronous");
@@ -39,15 +233,614 @@ static void test_sync_fallback(const char *path)
 	tape_close(t);
 }
 
+/*
+ * Hundreds of records of mixed sizes in flight; everything reads back,
+ * positions, EOD and capacity are right, the padding is zero, and every
+ * record passes the fsck-like check.
+ */
+static void stream_round(const char *what, const struct tape_image_queue_config *cfg,
+			 bool want_direct, bool want_fixed, unsigned nrec)
+{
+	struct tape_image_params p = { .size = 1ull << 30 };
+	struct tape_image_queue_info qi;
+	struct tape_queue_state st;
+	struct tape_medium m;
+	struct arena a;
+	const char *path;
+	struct tape *t = make_image(&p, &path);
+	uint64_t seq = 0, used = 0, last = 0;
+	unsigned max_inflight = 0, bad = 0, i;
+	bool padding_zero = true;
+
+	CHECK(t != NULL, "%s: open 1 GiB image", what);
+	if (!t || !arena_init(&a, 32 * MiB))
+		return;
+	max_rec = tape_caps(t)->max_record;
+	CHECK_EQ(tape_image_set_queue_config(t, cfg), 0, "%s: configure", what);
+	CHECK_EQ(tape_register_arena(t, a.base, a.len), 0, "%s: register a 32 MiB arena", what);
+	CHECK(tape_queue_async(t), "%s: queued writes are asynchronous", what);
+	tape_image_get_queue_info(t, &qi);
+	CHECK(qi.active && qi.direct == want_direct && qi.fixed == want_fixed,
+	      "%s: direct %d fixed %d depth %u", what, qi.direct, qi.fixed, qi.depth);
+	for (i = 0; i < nrec; i++) {
+		size_t len = mixed_size(i);
+		ssize_t r = queue_seed(t, &a, len, 1000 + i, &seq);
+
+		if (r != (ssize_t)len || seq != last + 1 ||
+		    tape_last(t)->sense != TAPE_SENSE_NONE) {
+			printf("#   record %u: %zd, seq %llu, sense %s\n", i, r,
+			       (unsigned long long)seq, tape_sense_name(tape_last(t)->sense));
+			break;
+		}
+		last = seq;
+		used += round_page(len);
+		tape_image_get_queue_info(t, &qi);
+		if (qi.in_flight > max_inflight)
+			max_inflight = qi.in_flight;
+	}
+	CHECK_EQ(i, nrec, "%s: %u records queued, numbered 1..%u", what, nrec, nrec);
+	CHECK(max_inflight > 1 && max_inflight <= qi.depth,
+	      "%s: several records were in flight (at most %u of %u)", what, max_inflight, qi.depth);
+	CHECK_EQ(tape_queue_reap(t, last, &st), 0, "%s: reap all", what);
+	CHECK(st.queued == nrec && st.retired == nrec && !st.error && !st.early_warning,
+	      "%s: all %u retired, no error", what, nrec);
+	CHECK_EQ(position(t), nrec, "%s: position after the last record", what);
+	tape_medium_info(t, &m);
+	CHECK_EQ(m.remaining[0], m.capacity[0] - used, "%s: capacity used in 4 KiB units", what);
+	/* the padding of short records in the image file */
+	for (i = 0; i < nrec && padding_zero; i++) {
+		uint64_t off;
+		uint32_t len, crc;
+		int fd;
+		uint8_t pad[PAGE];
+
+		if (mixed_size(i) % PAGE == 0)
+			continue;
+		if (tape_image_record_extent(t, 0, i, &fd, &off, &len, &crc) != 0 ||
+		    pread(fd, pad, PAGE - len % PAGE, (off_t)(off + len)) != (ssize_t)(PAGE - len % PAGE)) {
+			padding_zero = false;
+			break;
+		}
+		for (size_t k = 0; k < PAGE - len % PAGE; k++)
+			padding_zero &= pad[k] == 0;
+	}
+	CHECK(padding_zero, "%s: the bytes after a short record are zero, not the arena's", what);
+	CHECK_EQ(tape_close(t), 0, "%s: close", what);
+	arena_free(&a);
+
+	t = reopen(path);
+	CHECK(t != NULL, "%s: reopen", what);
+	if (!t)
+		return;
+	for (i = 0; i < nrec; i++)
+		if (!read_seed(t, mixed_size(i), 1000 + i))
+			bad++;
+	CHECK_EQ(bad, 0, "%s: all %u records read back byte-identical", what, nrec);
+	CHECK_EQ(tape_read(t, (uint8_t[16]){ 0 }, 16), -ENODATA, "%s: EOD after them", what);
+	bad = 0;
+	for (i = 0; i < nrec; i++)
+		if (tape_image_verify_record(t, 0, i) != 0)
+			bad++;
+	CHECK_EQ(bad, 0, "%s: every record passes its CRC check in place", what);
+	tape_close(t);
+}
+
+static void test_streaming(void)
+{
+	struct tape_image_queue_config direct = { 0 }, buffered = { .buffered = true },
+		plain = { .unregistered = true, .depth = 4 };
+
+	stream_round("O_DIRECT, fixed buffers", &direct, true, true, 400);
+	stream_round("buffered ring", &buffered, false, true, 120);
+	stream_round("O_DIRECT, unregistered, depth 4", &plain, true, false, 120);
+}
+
+/* The early-warning and EOM cases of test_tape_image, through the queue. */
+static void test_early_warning_and_eom(void)
+{
+	struct tape_image_params p = { .size = 1 * MiB, .early_warning = 256 * KiB };
+	struct tape_queue_state st;
+	struct tape_medium m;
+	struct arena a;
+	const char *path;
+	struct tape *t = make_image(&p, &path);
+	uint64_t seq;
+	ssize_t n;
+	int i;
+
+	CHECK(t != NULL, "EW: open 1 MiB image");
+	if (!t || !arena_init(&a, 4 * MiB))
+		return;
+	CHECK_EQ(tape_register_arena(t, a.base, a.len), 0, "EW: register arena");
+	for (i = 0; i < 12; i++) {
+		n = queue_seed(t, &a, 64 * KiB, i, &seq);
+		if (n != 64 * KiB || tape_last(t)->sense != TAPE_SENSE_NONE)
+			break;
+	}
+	CHECK_EQ(i, 12, "EW: 12 records of 64 KiB queued without warning");
+	n = queue_seed(t, &a, 1, 12, &seq);
+	CHECK_EQ(n, 1, "EW: record past the warning point is queued");
+	CHECK_EQ(tape_last(t)->sense, TAPE_SENSE_EARLY_WARNING, "EW: ... with EARLY_WARNING at queue time");
+	n = queue_seed(t, &a, 252 * KiB + 1, 13, &seq);
+	CHECK_EQ(n, -ENOSPC, "EW: record that does not fit: -ENOSPC at queue time");
+	CHECK_EQ(tape_last(t)->sense, TAPE_SENSE_EOM, "EW: ... sense EOM");
+	CHECK_EQ(tape_queue_reap(t, 0, &st), 0, "EW: no deferred error");
+	CHECK_EQ(st.queued, 13, "EW: nothing was queued for the refused record");
+	CHECK_EQ(position(t), 13, "EW: position unchanged");
+	tape_medium_info(t, &m);
+	CHECK_EQ(m.remaining[0], 252 * KiB, "EW: nothing written");
+	CHECK_EQ(tape_queue_reap(t, 0, &st), 0, "EW: reap");
+	CHECK(st.early_warning, "EW: the queue state reports the retired warning record");
+	n = queue_seed(t, &a, 252 * KiB, 14, &seq);
+	CHECK_EQ(n, 252 * KiB, "EW: record that exactly fills the partition");
+	CHECK_EQ(tape_last(t)->sense, TAPE_SENSE_EARLY_WARNING, "EW: ... still warns");
+	n = queue_seed(t, &a, 1, 15, &seq);
+	CHECK_EQ(n, -ENOSPC, "EW: full partition: -ENOSPC");
+	CHECK_EQ(tape_last(t)->sense, TAPE_SENSE_EOM, "EW: ... sense EOM");
+	CHECK_EQ(tape_write_filemarks(t, 1), 0, "EW: a filemark still fits");
+	CHECK_EQ(tape_close(t), 0, "EW: close");
+	arena_free(&a);
+	t = reopen(path);
+	CHECK(t != NULL, "EW: reopen");
+	if (!t)
+		return;
+	CHECK_EQ(tape_space(t, TAPE_SPACE_EOD, 0), 0, "EW: space EOD");
+	CHECK_EQ(position(t), 15, "EW: EOD = 13 records + 1 + filemark");
+	CHECK_EQ(tape_locate(t, 0, 13), 0, "EW: locate 13");
+	CHECK(read_seed(t, 252 * KiB, 14), "EW: the filling record reads back");
+	tape_close(t);
+}
+
+/*
+ * Overwriting in the middle while records are in flight, reading and
+ * locating with records queued, tape_image_record_extent() right after
+ * queueing: all see the tape as if each record had gone through
+ * tape_write().
+ */
+static void test_overwrite_and_reads(void)
+{
+	struct tape_image_params p = { .size = 256 * MiB };
+	struct tape_queue_state st;
+	struct arena a;
+	const char *path;
+	struct tape *t = make_image(&p, &path);
+	uint8_t *buf;
+	uint64_t seq = 0, off;
+	uint32_t len, crc;
+	int fd, i, bad = 0;
+
+	CHECK(t != NULL, "overwrite: open image");
+	if (!t || !arena_init(&a, 8 * MiB))
+		return;
+	CHECK_EQ(tape_register_arena(t, a.base, a.len), 0, "overwrite: register arena");
+	for (i = 0; i < 20; i++)
+		queue_seed(t, &a, 100000, 100 + i, &seq);
+	CHECK_EQ(tape_write_filemarks(t, 1), 0, "overwrite: filemark after 20 queued records");
+	for (i = 20; i < 30; i++)
+		queue_seed(t, &a, 200000, 100 + i, &seq);
+	/* reading with records in flight drains first */
+	CHECK_EQ(tape_locate(t, 0, 3), 0, "overwrite: locate with records queued");
+	CHECK_EQ(tape_queue_reap(t, 0, &st), 0, "overwrite: reap");
+	CHECK_EQ(st.retired, st.queued, "overwrite: locate retired everything");
+	CHECK(read_seed(t, 100000, 103), "overwrite: record 3 reads back");
+	CHECK_EQ(tape_locate(t, 0, 25), 0, "overwrite: locate 25");
+	CHECK(read_seed(t, 200000, 124), "overwrite: record 25 (after the filemark) reads back");
+	/* overwrite at 7: truncates the rest, filemark included */
+	CHECK_EQ(tape_locate(t, 0, 7), 0, "overwrite: locate 7");
+	for (i = 0; i < 40; i++)
+		queue_seed(t, &a, 30000 + (size_t)i * 1000, 500 + i, &seq);
+	/* the extent of a record just queued: drains, then describes it */
+	buf = malloc(200000);
+	CHECK_EQ(tape_image_record_extent(t, 0, 46, &fd, &off, &len, &crc), 0,
+		 "overwrite: extent of the last queued record");
+	CHECK_EQ(len, 30000 + 39 * 1000, "overwrite: ... its length");
+	CHECK(buf && pread(fd, buf, len, (off_t)off) == (ssize_t)len && same(buf, len, 539) &&
+	      tape_crc32c(0, buf, len) == crc, "overwrite: ... its bytes and CRC in the image file");
+	free(buf);
+	CHECK_EQ(tape_image_record_extent(t, 0, 47, &fd, &off, &len, &crc), -ENODATA,
+		 "overwrite: the old records behind are gone");
+	CHECK_EQ(position(t), 47, "overwrite: position 7 + 40");
+	CHECK_EQ(tape_space(t, TAPE_SPACE_FILEMARKS, -1), -EIO, "overwrite: the old filemark is gone");
+	CHECK_EQ(tape_close(t), 0, "overwrite: close");
+	arena_free(&a);
+	t = reopen(path);
+	CHECK(t != NULL, "overwrite: reopen");
+	if (!t)
+		return;
+	for (i = 0; i < 7; i++)
+		bad += !read_seed(t, 100000, 100 + i);
+	for (i = 0; i < 40; i++)
+		bad += !read_seed(t, 30000 + (size_t)i * 1000, 500 + i);
+	CHECK_EQ(bad, 0, "overwrite: 7 old and 40 new records after reopen");
+	CHECK_EQ(tape_read(t, (uint8_t[16]){ 0 }, 16), -ENODATA, "overwrite: EOD at 47");
+	tape_close(t);
+}
+
+/* A buffer outside the arena is written synchronously, and retired at once. */
+static void test_outside_arena(void)
+{
+	struct tape_image_params p = { .size = 64 * MiB };
+	struct tape_queue_state st;
+	struct arena a;
+	struct tape *t = make_image(&p, NULL);
+	uint8_t *heap = malloc(10000);
+	uint64_t seq = 0;
+
+	CHECK(t != NULL, "outside: open image");
+	if (!t || !heap || !arena_init(&a, 1 * MiB))
+		return;
+	CHECK_EQ(tape_register_arena(t, a.base, a.len), 0, "outside: register arena");
+	CHECK_EQ(tape_register_arena(t, a.base + 1, a.len), -EINVAL, "outside: unaligned arena refused");
+	CHECK(tape_queue_async(t), "outside: ... and the arena stays registered");
+	CHECK_EQ(tape_register_arena(t, a.base, a.len), 0, "outside: register again (replaces it)");
+	queue_seed(t, &a, 50000, 1, &seq);
+	fill(heap, 10000, 2);
+	CHECK_EQ(tape_write_queued(t, heap, 10000, &seq), 10000, "outside: heap buffer queued");
+	CHECK_EQ(seq, 2, "outside: ... numbered 2");
+	CHECK_EQ(tape_queue_reap(t, 0, &st), 0, "outside: reap");
+	CHECK(st.retired == 2 && st.queued == 2, "outside: retired at once, after record 1");
+	memset(heap, 0, 10000);	/* the caller may reuse it now */
+	queue_seed(t, &a, 3000, 3, &seq);
+	CHECK_EQ(tape_register_arena(t, NULL, 0), 0, "outside: drop the arena");
+	CHECK(!tape_queue_async(t), "outside: synchronous again");
+	CHECK_EQ(tape_rewind(t), 0, "outside: rewind");
+	CHECK(read_seed(t, 50000, 1) && read_seed(t, 10000, 2) && read_seed(t, 3000, 3),
+	      "outside: the three records in order");
+	free(heap);
+	tape_close(t);
+	arena_free(&a);
+}
+
+/*
+ * A data write that fails in flight.  RLIMIT_FSIZE makes it happen for
+ * real and deterministically, without root: the kernel cuts a write that
+ * crosses the limit short and refuses those beyond it (EFBIG).  The
+ * table, before the data area, stays writable.
+ */
+static void test_deferred_error(void)
+{
+	struct tape_image_params p = { .size = 64 * MiB };
+	struct tape_queue_state st;
+	struct rlimit old, lim;
+	struct arena a;
+	const char *path;
+	struct tape *t = make_image(&p, &path);
+	uint64_t seq = 0, off0, last = 0;
+	uint32_t len, crc;
+	int fd, i, queued = 0, bad = 0;
+
+	CHECK(t != NULL, "deferred: open image");
+	if (!t || !arena_init(&a, 4 * MiB))
+		return;
+	CHECK_EQ(tape_register_arena(t, a.base, a.len), 0, "deferred: register arena");
+	queue_seed(t, &a, 64 * KiB, 0, &seq);
+	CHECK_EQ(tape_queue_reap(t, seq, NULL), 0, "deferred: first record retired");
+	CHECK_EQ(tape_image_record_extent(t, 0, 0, &fd, &off0, &len, &crc), 0, "deferred: where it is");
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = off0 + 10 * 64 * KiB + 8 * KiB;	/* record 10 crosses it */
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK_EQ(setrlimit(RLIMIT_FSIZE, &lim), 0, "deferred: limit the file size");
+	/* once the failure is known, queueing stops with it */
+	for (i = 1; i < 20; i++) {
+		ssize_t r = queue_seed(t, &a, 64 * KiB, (uint32_t)i, &seq);
+
+		if (r != 64 * KiB) {
+			CHECK_EQ(r, -EIO, "deferred: queueing after the failure was seen fails with it");
+			break;
+		}
+		last = seq;
+		queued++;
+	}
+	CHECK(queued >= 10, "deferred: %d more records queued (at least the ten that fit)", queued);
+	CHECK_EQ(tape_queue_reap(t, last, &st), -EIO, "deferred: reap reports the error");
+	setrlimit(RLIMIT_FSIZE, &old);
+	CHECK(st.error == -EIO && st.error_seq == 11 && st.error_sense == TAPE_SENSE_MEDIUM_ERROR,
+	      "deferred: record 11 (block 10) failed short: -EIO, MEDIUM ERROR (got %d seq %llu %s)",
+	      st.error, (unsigned long long)st.error_seq, tape_sense_name(st.error_sense));
+	CHECK_EQ(st.retired, 10, "deferred: the ten before it are retired");
+	CHECK_EQ(tape_queue_reap(t, 0, &st), -EIO, "deferred: sticky");
+	CHECK_EQ(queue_seed(t, &a, 100, 99, &seq), -EIO, "deferred: a later queued write fails with it");
+	CHECK_EQ(tape_last(t)->sense, TAPE_SENSE_MEDIUM_ERROR, "deferred: ... with its sense");
+	CHECK_EQ(tape_write(t, a.base, 100), -EIO, "deferred: tape_write fails with it");
+	CHECK_EQ(tape_write_filemarks(t, 1), -EIO, "deferred: so do filemarks");
+	CHECK_EQ(position(t), 10, "deferred: the tape ends before the failed record");
+	CHECK_EQ(tape_rewind(t), 0, "deferred: rewind still works");
+	for (i = 0; i < 10; i++)
+		bad += !read_seed(t, 64 * KiB, (uint32_t)i);
+	CHECK_EQ(bad, 0, "deferred: the ten records before it read back");
+	CHECK_EQ(tape_read(t, (uint8_t[16]){ 0 }, 16), -ENODATA, "deferred: EOD at 10");
+	CHECK_EQ(tape_close(t), 0, "deferred: a failed queue still closes cleanly");
+	arena_free(&a);
+	t = reopen(path);
+	CHECK(t != NULL, "deferred: reopen");
+	if (!t)
+		return;
+	bad = 0;
+	for (i = 0; i < 10; i++)
+		bad += !read_seed(t, 64 * KiB, (uint32_t)i) || tape_image_verify_record(t, 0, (uint64_t)i);
+	CHECK_EQ(bad, 0, "deferred: consistent after reopen: ten good records");
+	CHECK_EQ(tape_read(t, (uint8_t[16]){ 0 }, 16), -ENODATA, "deferred: ... then EOD");
+	tape_close(t);
+}
+
+/* ---- kill -9 with records in flight -------------------------------------- */
+
+#define K_MAX 20000
+
+static uint32_t k_len[K_MAX], k_seed[K_MAX];
+static uint64_t k_eod;
+
+static size_t kill_len(unsigned round, unsigned i)
+{
+	uint32_t x = (round * 7919u + i) * 2654435761u;
+
+	switch (x >> 29) {
+	case 0: return 1 + (x >> 8) % 100;
+	case 1: return 128 * KiB;
+	case 2: return 4096 * (1 + (x >> 8) % 8);
+	default: return 1 + (x >> 8) % (96 * KiB);
+	}
+}
+
+static uint32_t kill_seed(unsigned round, unsigned i)
+{
+	return round * 100000u + i + 1;
+}
+
+/* The child: queue records from start on forever, telling the parent how
+ * many are retired. */
+static void kill_child(const char *path, unsigned round, uint64_t start, int wfd)
+{
+	struct tape *t = NULL;
+	struct tape_queue_state st;
+	struct arena a;
+	uint64_t seq, told = 0;
+
+	if (tape_open(path, 0, &t, NULL, 0) < 0 || !arena_init(&a, 4 * MiB) ||
+	    tape_register_arena(t, a.base, a.len) < 0 || tape_locate(t, 0, start) < 0)
+		_exit(2);
+	for (unsigned i = 0; start + i < K_MAX; i++) {
+		if (queue_seed(t, &a, kill_len(round, i), kill_seed(round, i), &seq) < 0)
+			break;
+		tape_queue_reap(t, 0, &st);
+		if (st.retired != told) {
+			told = st.retired;
+			if (write(wfd, &told, sizeof(told)) != sizeof(told))
+				_exit(3);
+		}
+	}
+	tape_queue_reap(t, UINT64_MAX, &st);
+	told = st.retired;
+	if (write(wfd, &told, sizeof(told)) != sizeof(told))
+		_exit(3);
+	for (;;)
+		pause();
+}
+
+static void kill_round(const char *path, unsigned round, unsigned target, unsigned delay_us)
+{
+	uint64_t start = round % 2 ? k_eod / 2 : k_eod, reported = 0, v, eod;
+	int pfd[2], status;
+	unsigned bad = 0;
+	struct tape *t;
+	pid_t pid;
+	bool new_first;
+
+	if (pipe(pfd) < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		kill_child(path, round, start, pfd[1]);
+	}
+	close(pfd[1]);
+	while (reported < target && read(pfd[0], &v, sizeof(v)) == sizeof(v))
+		reported = v;
+	usleep(delay_us);
+	kill(pid, SIGKILL);
+	while (read(pfd[0], &v, sizeof(v)) == sizeof(v))
+		reported = v;
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	      "kill %u: child killed at %llu retired records (start %llu)", round,
+	      (unsigned long long)reported, (unsigned long long)start);
+
+	t = reopen(path);
+	CHECK(t != NULL, "kill %u: image opens after the kill", round);
+	if (!t)
+		return;
+	tape_space(t, TAPE_SPACE_EOD, 0);
+	eod = position(t);
+	/* Did the child's first record make it?  (If not, the tape ends at
+	 * start (tombstone written) or is as before (not even that).) */
+	new_first = false;
+	if (eod > start) {
+		uint8_t *buf = malloc(TAPE_IMAGE_DEFAULT_MAX_RECORD);
+		ssize_t n;
+
+		tape_locate(t, 0, start);
+		n = tape_read(t, buf, TAPE_IMAGE_DEFAULT_MAX_RECORD);
+		new_first = n == (ssize_t)kill_len(round, 0) && same(buf, (size_t)n, kill_seed(round, 0));
+		free(buf);
+	}
+	if (new_first) {
+		CHECK(eod - start >= reported, "kill %u: all %llu reported records are there (EOD %llu)",
+		      round, (unsigned long long)reported, (unsigned long long)eod);
+		for (uint64_t b = start; b < eod; b++) {
+			k_len[b] = (uint32_t)kill_len(round, (unsigned)(b - start));
+			k_seed[b] = kill_seed(round, (unsigned)(b - start));
+		}
+	} else {
+		CHECK(reported == 0 && (eod == start || eod == k_eod),
+		      "kill %u: none of the new records is there, and none was reported (EOD %llu)",
+		      round, (unsigned long long)eod);
+	}
+	k_eod = eod;
+	tape_rewind(t);
+	for (uint64_t b = 0; b < eod; b++)
+		bad += !read_seed(t, k_len[b], k_seed[b]);
+	CHECK_EQ(bad, 0, "kill %u: all %llu records byte-identical", round, (unsigned long long)eod);
+	CHECK_EQ(tape_read(t, (uint8_t[16]){ 0 }, 16), -ENODATA, "kill %u: nothing half-there after EOD", round);
+	bad = 0;
+	for (uint64_t b = 0; b < eod; b++)
+		bad += tape_image_verify_record(t, 0, b) != 0;
+	CHECK_EQ(bad, 0, "kill %u: every record passes its CRC check", round);
+	tape_close(t);
+}
+
+static void test_kill9(void)
+{
+	struct tape_image_params p = { .size = 1ull << 30 };
+	const char *path = new_path();
+	unsigned seed = (unsigned)time(NULL);
+
+	printf("# kill -9 rounds, seed %u\n", seed);
+	srand(seed);
+	CHECK_EQ(tape_image_create(path, &p, errbuf, sizeof(errbuf)), 0, "kill: create image");
+	for (unsigned round = 0; round < 8; round++)
+		kill_round(path, round, (unsigned)(rand() % 400), (unsigned)(rand() % 3000));
+}
+
+/*
+ * A host filesystem without room: tape_write_queued() says so at once
+ * (-ENOSPC, sense HARDWARE, not EOM), queues nothing, and what was
+ * queued before is intact.  The small filesystem is a 4 MiB tmpfs in a
+ * private mount namespace of a child process (a user namespace if we
+ * are not root), so nothing is left mounted.
+ */
+struct full_result {
+	int setup, rc, sense, queue_error, before, readback;
+};
+
+static void full_child(int wfd)
+{
+	struct full_result r = { 0 };
+	struct tape_image_params p = { .size = 64 * MiB };
+	struct tape_queue_state st;
+	char mdir[300], path[320];
+	struct arena a;
+	struct tape *t = NULL;
+	uint64_t seq;
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+
+	snprintf(mdir, sizeof(mdir), "%s/full", dir);
+	snprintf(path, sizeof(path), "%s/img", mdir);
+	if (unshare(CLONE_NEWNS) < 0) {
+		char map[64];
+		int fd;
+
+		r.setup = unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0 ? -1 : 0;
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+		if (!r.setup && (fd = open("/proc/self/uid_map", O_WRONLY)) >= 0) {
+			r.setup = write(fd, map, strlen(map)) < 0 ? -2 : 0;
+			close(fd);
+		}
+		if ((fd = open("/proc/self/setgroups", O_WRONLY)) >= 0) {
+			if (write(fd, "deny", 4) < 0)
+				r.setup = -3;
+			close(fd);
+		}
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+		if (!r.setup && (fd = open("/proc/self/gid_map", O_WRONLY)) >= 0) {
+			r.setup = write(fd, map, strlen(map)) < 0 ? -4 : 0;
+			close(fd);
+		}
+	}
+	if (!r.setup && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		r.setup = -5;
+	if (!r.setup && mount("fusetape-test", mdir, "tmpfs", 0, "size=4m") < 0)
+		r.setup = -6;
+	if (!r.setup && (tape_image_create(path, &p, NULL, 0) < 0 ||
+			 tape_open(path, 0, &t, NULL, 0) < 0 || !arena_init(&a, 2 * MiB) ||
+			 tape_register_arena(t, a.base, a.len) < 0))
+		r.setup = -7;
+	if (!r.setup) {
+		for (;;) {
+			ssize_t n = queue_seed(t, &a, 128 * KiB, (uint32_t)r.before, &seq);
+
+			if (n < 0) {
+				r.rc = (int)n;
+				r.sense = tape_last(t)->sense;
+				break;
+			}
+			if (++r.before > 100)
+				break;
+		}
+		tape_queue_reap(t, UINT64_MAX, &st);
+		r.queue_error = st.error;
+		tape_rewind(t);
+		for (int i = 0; i < r.before; i++)
+			r.readback += read_seed(t, 128 * KiB, (uint32_t)i);
+		tape_close(t);
+	}
+	if (write(wfd, &r, sizeof(r)) != sizeof(r))
+		_exit(1);
+	_exit(0);
+}
+
+static void test_host_full(void)
+{
+	struct full_result r = { .setup = -100 };
+	char mdir[300];
+	int pfd[2], status;
+	pid_t pid;
+
+	snprintf(mdir, sizeof(mdir), "%s/full", dir);
+	if (mkdir(mdir, 0700) < 0 || pipe(pfd) < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		full_child(pfd[1]);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &r, sizeof(r)) != sizeof(r))
+		r.setup = -101;
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	rmdir(mdir);
+	if (r.setup) {
+		SKIP("cannot mount a small tmpfs here", "host full: (setup step %d)", r.setup);
+		return;
+	}
+	CHECK(r.before > 5 && r.before < 40, "host full: %d records of 128 KiB fit on a 4 MiB host", r.before);
+	CHECK_EQ(r.rc, -ENOSPC, "host full: then -ENOSPC at queue time");
+	CHECK_EQ(r.sense, TAPE_SENSE_HARDWARE, "host full: ... sense HARDWARE (the cartridge is not full)");
+	CHECK_EQ(r.queue_error, 0, "host full: no deferred error");
+	CHECK_EQ(r.readback, r.before, "host full: every record queued before reads back");
+}
+
+static void cleanup(void)
+{
+	char path[300];
+
+	for (int i = 1; i <= image_no; i++) {
+		snprintf(path, sizeof(path), "%s/q%d.img", dir, i);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
-	char path[] = "/tmp/test_tape_queue.XXXXXX";
-	int fd = mkstemp(path);
+	const char *tmp = getenv("TMPDIR");
 
-	CHECK(fd >= 0, "temporary image file");
-	if (fd >= 0)
-		close(fd);
-	test_sync_fallback(path);
-	unlink(path);
+	snprintf(dir, sizeof(dir), "%s/test_tape_queue.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_sync_fallback();
+	test_streaming();
+	test_early_warning_and_eom();
+	test_overwrite_and_reads();
+	test_outside_arena();
+	test_deferred_error();
+	test_kill9();
+	test_host_full();
+	cleanup();
 	return tap_done();
 }
