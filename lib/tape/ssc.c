@@ -861,6 +861,61 @@ struct ssc_verdict ssc_sense_verdict(const struct ssc_sense *s,
 	}
 }
 
+static struct ssc_write_outcome write_outcome(bool written, int err,
+					      enum tape_sense sense, bool lost)
+{
+	struct ssc_write_outcome w = {
+		.written = written, .err = err, .sense = sense, .position_lost = lost,
+	};
+
+	return w;
+}
+
+struct ssc_write_outcome ssc_write_outcome(int xport_err, uint8_t status,
+					   const uint8_t *sense, size_t sense_len,
+					   struct ssc_sense *parsed)
+{
+	struct ssc_sense s;
+	struct ssc_verdict v;
+
+	memset(&s, 0, sizeof(s));
+	if (parsed)
+		*parsed = s;
+	if (xport_err < 0)
+		return write_outcome(false, xport_err, TAPE_SENSE_HARDWARE, true);
+	switch (status) {
+	case SSC_STATUS_GOOD:
+		return write_outcome(true, 0, TAPE_SENSE_NONE, false);
+	case SSC_STATUS_BUSY:
+	case SSC_STATUS_TASK_SET_FULL:
+	case SSC_STATUS_RESERVATION_CONFLICT:
+		/* not executed; the drive stays where the records before left it */
+		return write_outcome(false, -EBUSY, TAPE_SENSE_NOT_READY, false);
+	case SSC_STATUS_CHECK_CONDITION:
+		break;
+	default:
+		return write_outcome(false, -EIO, TAPE_SENSE_HARDWARE, true);
+	}
+	if (!sense || ssc_parse_sense(sense, sense_len, &s) < 0)
+		memset(&s, 0, sizeof(s));	/* s.valid false: hardware, lost */
+	if (parsed)
+		*parsed = s;
+	v = ssc_sense_verdict(&s, SSC_CLASS_WRITE);
+	if (v.err == 0)
+		return write_outcome(true, 0, v.sense == TAPE_SENSE_EARLY_WARNING ?
+				     TAPE_SENSE_EARLY_WARNING : TAPE_SENSE_NONE, false);
+	if (v.sense == TAPE_SENSE_EOM && !s.deferred) {
+		/* VOLUME OVERFLOW: a residue of 0 says the record went out */
+		if (s.info_valid && s.info == 0)
+			return write_outcome(true, 0, TAPE_SENSE_EARLY_WARNING, false);
+		return write_outcome(false, -ENOSPC, TAPE_SENSE_EOM, false);
+	}
+	return write_outcome(false, v.err, v.sense != TAPE_SENSE_NONE ? v.sense
+			     : TAPE_SENSE_MEDIUM_ERROR,
+			     v.position_lost || s.key == SSC_KEY_MEDIUM_ERROR ||
+			     s.key == SSC_KEY_HARDWARE_ERROR || v.retry);
+}
+
 const char *ssc_sense_key_name(uint8_t key)
 {
 	static const char *const names[16] = {

@@ -335,6 +335,33 @@ struct ssc_verdict {
 struct ssc_verdict ssc_sense_verdict(const struct ssc_sense *s,
 				     enum ssc_cmd_class cls);
 
+/*
+ * What the completion of one variable-length WRITE means, when the answer
+ * comes back after later records were already sent (write-behind): a
+ * failed record cannot be repeated, because the records behind it may be
+ * on the medium by now, so nothing is retried here (UNIT ATTENTION, BUSY
+ * included).  Over the same sense the verdicts agree with a synchronous
+ * WRITE: early warning and a VOLUME OVERFLOW whose residue is 0 mean
+ * written; VOLUME OVERFLOW otherwise means not written, ENOSPC.
+ */
+struct ssc_write_outcome {
+	bool written;		/* the record is the drive's (buffer or medium) */
+	int err;		/* 0 if written, else negative errno */
+	/* EARLY_WARNING or NONE if written; the failure's sense otherwise */
+	enum tape_sense sense;
+	/* the drive may not be where the records sent say: ask it (or rewind) */
+	bool position_lost;
+};
+/*
+ * xport_err: 0 if the command completed with a SCSI status, negative errno
+ * if the transport lost it (status and sense are then ignored).  sense:
+ * the sense bytes returned with a CHECK CONDITION (may be NULL, 0).
+ * *parsed (if not NULL) receives the decoded sense.
+ */
+struct ssc_write_outcome ssc_write_outcome(int xport_err, uint8_t status,
+					   const uint8_t *sense, size_t sense_len,
+					   struct ssc_sense *parsed);
+
 /* Short English text for a sense key, for messages. */
 const char *ssc_sense_key_name(uint8_t key);
 

@@ -80,6 +80,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,9 @@
 
 #include <linux/fs.h>
 #include <scsi/sg.h>
+#include <sys/uio.h>
+
+#include <liburing.h>
 
 #include "tape/ssc.h"
 #include "tape/tape_backend.h"
@@ -141,6 +145,8 @@ struct tdma {
 	/* last command */
 	struct ssc_sense sense;
 	bool have_sense;
+
+	struct tdma_wq *wq;	/* write-behind, while an arena is registered */
 };
 
 #define D(t) ((struct tdma *)(t))
@@ -1095,6 +1101,529 @@ static int tdma_write_filemarks(struct tape *t, unsigned count)
 	return 0;
 }
 
+/* ---- write-behind: records in flight through uring_cmd -------------------- */
+
+/*
+ * Queued records go to the drive as IORING_OP_URING_CMD WRITE(6)s with
+ * IORING_URING_CMD_FIXED from the registered arena: the module maps the
+ * arena's pages and copies nothing.
+ *
+ * Order: a tape writes records in the order the commands reach it, and
+ * independent commands in flight at once can be overtaken on the way (a
+ * punt to io-wq, another virtqueue, a requeue, a target that runs SIMPLE
+ * tasks in any order).  So records are sent as IOSQE_IO_LINK chains: the
+ * kernel issues each command when the one before it has completed, and a
+ * command that fails cancels the rest of its chain before they are sent,
+ * which is exactly "nothing after a failed record is written".  Records
+ * queued while a chain runs wait here, and go out as the next chain when
+ * it has finished; the caller never waits for the drive unless depth
+ * records are outstanding.
+ *
+ * A chain also breaks at a record that is written but reports early
+ * warning (the module completes every CHECK CONDITION with -EIO): the
+ * records behind it were cancelled unsent and go out again as a new chain.
+ */
+
+#define WQ_DEPTH_DEFAULT 8
+#define WQ_DEPTH_MAX 64
+
+struct wq_slot {
+	struct tapedma_result res;	/* the module writes it at completion */
+	const uint8_t *buf;
+	uint32_t len;
+	uint64_t pos;		/* tracked mode: the object number it is written to */
+	int cqe;		/* completion result, valid once done */
+	bool done;
+};
+
+struct tdma_wq {
+	struct io_uring ring;
+	const uint8_t *base;
+	size_t len;
+	unsigned depth;
+	struct wq_slot *slots;	/* record s lives in slots[(s - 1) % depth] */
+	uint64_t queued;	/* records handed to us (t->q.queued once counted) */
+	uint64_t sent;		/* records 1 .. sent have been given to io_uring */
+	uint64_t chain_end;	/* last record of the chain in flight */
+	bool chain_busy;
+	bool fixed;		/* the arena is registered: IORING_URING_CMD_FIXED */
+	bool sync_only;		/* the module refused a queued command unsent */
+};
+
+static struct wq_slot *wq_slot(struct tdma_wq *q, uint64_t seq)
+{
+	return &q->slots[(seq - 1) % q->depth];
+}
+
+static unsigned wq_depth(void)
+{
+	const char *s = getenv("FUSETAPE_TAPEDMA_QDEPTH");
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return WQ_DEPTH_DEFAULT;
+	v = strtol(s, &end, 10);
+	if (*end || v < 1)
+		return WQ_DEPTH_DEFAULT;
+	return v > WQ_DEPTH_MAX ? WQ_DEPTH_MAX : (unsigned)v;
+}
+
+/* Fill one SQE128 with a uring_cmd; liburing 2.3 has no helper for it. */
+static void wq_prep(struct tdma *d, struct io_uring_sqe *sqe, const struct ssc_cdb *cdb,
+		    int dir, const void *buf, uint32_t len, bool fixed,
+		    struct tapedma_result *res, uint64_t user_data)
+{
+	struct tapedma_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	memcpy(c.cdb, cdb->b, sizeof(c.cdb));
+	c.cdb_len = cdb->len;
+	c.dir = (uint8_t)dir;
+	c.timeout_ms = ssc_timeout_ms(cdb);
+	c.buf = (uintptr_t)buf;
+	c.len = len;
+	c.result = (uintptr_t)res;
+	memset(res, 0, sizeof(*res));
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, d->fd, NULL, 0, 0);
+	sqe->cmd_op = TAPEDMA_URING_CMD;
+	sqe->uring_cmd_flags = fixed ? IORING_URING_CMD_FIXED : 0;
+	sqe->buf_index = 0;
+	sqe->user_data = user_data;
+	/* the payload runs on into the second half of the 128-byte entry */
+	memcpy((uint8_t *)sqe + offsetof(struct io_uring_sqe, cmd), &c, sizeof(c));
+}
+
+/* io_uring_wait_cqe, but a signal does not end the wait. */
+static int wq_wait_cqe(struct tdma_wq *q, struct io_uring_cqe **cqe)
+{
+	int rc;
+
+	do
+		rc = io_uring_wait_cqe(&q->ring, cqe);
+	while (rc == -EINTR);
+	return rc;
+}
+
+static void wq_teardown(struct tdma *d)
+{
+	struct tdma_wq *q = d->wq;
+
+	if (!q)
+		return;
+	/* exiting the ring waits for what is still in the kernel */
+	io_uring_queue_exit(&q->ring);
+	free(q->slots);
+	free(q);
+	d->wq = NULL;
+}
+
+/* Send records sent + 1 .. queued as one chain (nothing may be in flight). */
+static int wq_send(struct tdma *d)
+{
+	struct tdma_wq *q = d->wq;
+	uint64_t s, first = q->sent + 1;
+	int rc;
+
+	if (q->chain_busy || q->sent >= q->queued)
+		return 0;
+	for (s = first; s <= q->queued; s++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+		struct wq_slot *w = wq_slot(q, s);
+		struct ssc_cdb c = ssc_cdb_write6(w->len);
+
+		if (!sqe)
+			return -EBUSY;	/* the ring has 2 * depth entries: cannot happen */
+		wq_prep(d, sqe, &c, TAPEDMA_DIR_TO_DEVICE, w->buf, w->len, q->fixed, &w->res, s);
+		if (s < q->queued)
+			sqe->flags |= IOSQE_IO_LINK;
+		w->done = false;
+	}
+	rc = io_uring_submit(&q->ring);
+	if (rc < 0)
+		return rc;
+	if ((uint64_t)rc != q->queued - first + 1)
+		return -EIO;	/* a chain is taken whole or not at all */
+	q->chain_busy = true;
+	q->chain_end = q->queued;
+	q->sent = q->queued;
+	return 0;
+}
+
+static void wq_complete(struct tdma_wq *q, struct io_uring_cqe *cqe)
+{
+	uint64_t seq = cqe->user_data;
+
+	if (seq > q->sent || seq == 0)
+		return;		/* not ours (cannot happen): ignore */
+	wq_slot(q, seq)->cqe = cqe->res;
+	wq_slot(q, seq)->done = true;
+	if (seq == q->chain_end)
+		q->chain_busy = false;	/* every member completes, cancelled ones too */
+}
+
+/* Take every completion there is; block for one first if wait. */
+static int wq_collect(struct tdma_wq *q, bool wait)
+{
+	struct io_uring_cqe *cqe;
+	int rc;
+
+	if (wait) {
+		rc = wq_wait_cqe(q, &cqe);
+		if (rc < 0)
+			return rc;
+		wq_complete(q, cqe);
+		io_uring_cqe_seen(&q->ring, cqe);
+	}
+	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
+		wq_complete(q, cqe);
+		io_uring_cqe_seen(&q->ring, cqe);
+	}
+	return 0;
+}
+
+/* The queue failed at record seq: record it and set the position right. */
+static void wq_fail(struct tdma *d, uint64_t seq, const struct ssc_write_outcome *o)
+{
+	struct tape *t = &d->t;
+	struct tdma_wq *q = d->wq;
+
+	t->q.error = o->err < 0 ? o->err : -EIO;
+	t->q.error_seq = seq;
+	t->q.error_sense = o->sense != TAPE_SENSE_NONE ? o->sense : TAPE_SENSE_MEDIUM_ERROR;
+	if (d->tracked) {
+		uint64_t at = wq_slot(q, seq)->pos;
+
+		/*
+		 * Nothing from record seq on is ours.  A refused record (end of
+		 * medium, busy) left the drive where it was before; after a
+		 * medium or transport error the drive may have written part of
+		 * it, and only a rewind or locate tells the position again.
+		 */
+		map_truncate(d, at);
+		if (o->position_lost) {
+			d->pos_known = false;
+			d->eod_known = false;
+		} else {
+			d->pos = at;
+			d->pos_known = true;
+			d->eod_known = true;
+			d->eod = at;
+		}
+	}
+	if (o->position_lost && d->sense.valid && d->sense.key == SSC_KEY_UNIT_ATTENTION &&
+	    d->sense.asc == 0x28)
+		forget_medium(d);
+	/* nothing after seq will be sent */
+	q->queued = q->sent;
+}
+
+/*
+ * Record seq was refused by the module before it reached the drive (no
+ * SCSI status: fixed buffers not supported, mapping limits): write it the
+ * synchronous way, and every record after it too.
+ */
+static int wq_write_sync(struct tdma *d, uint64_t seq)
+{
+	struct wq_slot *w = wq_slot(d->wq, seq);
+	ssize_t r = tdma_write(&d->t, w->buf, w->len);
+
+	if (r < 0) {
+		struct ssc_write_outcome o = {
+			.err = (int)r, .sense = d->t.last.sense,
+			.position_lost = !d->pos_known,
+		};
+
+		if (d->tracked && d->pos_known)
+			d->pos = w->pos;	/* tdma_write did not move it */
+		wq_fail(d, seq, &o);
+		return -1;
+	}
+	if (d->t.last.sense == TAPE_SENSE_EARLY_WARNING)
+		d->t.q.early_warning = true;
+	return 0;
+}
+
+/* Retire finished records in order; resend what a broken chain cancelled. */
+static void wq_retire(struct tdma *d)
+{
+	struct tape *t = &d->t;
+	struct tdma_wq *q = d->wq;
+
+	while (!t->q.error && t->q.retired < q->sent) {
+		uint64_t seq = t->q.retired + 1;
+		struct wq_slot *w = wq_slot(q, seq);
+		struct ssc_write_outcome o;
+		int xerr = 0;
+
+		if (!w->done)
+			return;
+		if (w->cqe == -ECANCELED) {
+			/* an earlier link broke (early warning): never sent */
+			if (q->chain_busy)
+				return;		/* the rest of that chain is still to come */
+			q->sent = seq - 1;
+			return;
+		}
+		if (w->cqe < 0 && w->res.status == 0 && w->res.sense_len == 0 &&
+		    w->cqe != -EIO) {
+			/* refused before it was sent */
+			if (q->chain_busy)
+				return;
+			q->sync_only = true;
+			if (d->tracked)
+				d->pos = w->pos;
+			if (wq_write_sync(d, seq) < 0)
+				return;
+			t->q.retired = seq;
+			q->sent = seq;	/* the rest of the chain was cancelled: resend */
+			continue;
+		}
+		if (w->res.host_status)
+			xerr = -EIO;
+		o = ssc_write_outcome(xerr, w->res.status, w->res.sense,
+				      w->res.sense_len < TAPEDMA_SENSE_MAX ? w->res.sense_len
+									   : TAPEDMA_SENSE_MAX,
+				      &d->sense);
+		d->have_sense = d->sense.valid;
+		if (o.written && w->res.status == SSC_STATUS_GOOD && w->cqe != (int)w->len) {
+			/* GOOD, yet not all of it went: the drive is not to be believed */
+			o.written = false;
+			o.err = -EIO;
+			o.sense = TAPE_SENSE_HARDWARE;
+			o.position_lost = true;
+		}
+		if (!o.written) {
+			if (d->have_sense) {
+				t->last.sense_key = d->sense.key;
+				t->last.asc = d->sense.asc;
+				t->last.ascq = d->sense.ascq;
+			}
+			wq_fail(d, seq, &o);
+			return;
+		}
+		if (o.sense == TAPE_SENSE_EARLY_WARNING)
+			t->q.early_warning = true;
+		t->q.retired = seq;
+	}
+}
+
+/*
+ * One step of the queue: take completions (blocking for one if wait),
+ * retire, and send what waits once the chain in flight is done.  After a
+ * failure, waits until nothing is in the kernel any more, so that the
+ * caller may reuse all of the arena.
+ */
+static int wq_step(struct tdma *d, bool wait)
+{
+	struct tdma_wq *q = d->wq;
+	int rc = wq_collect(q, wait);
+
+	if (rc < 0)
+		return rc;
+	wq_retire(d);
+	if (d->t.q.error) {
+		while (q->chain_busy) {
+			rc = wq_collect(q, true);
+			if (rc < 0)
+				return rc;
+		}
+		return 0;
+	}
+	if (!q->chain_busy && q->sent < q->queued) {
+		if (q->sync_only) {
+			while (!d->t.q.error && q->sent < q->queued) {
+				uint64_t seq = q->sent + 1;
+
+				if (d->tracked)
+					d->pos = wq_slot(q, seq)->pos;
+				if (wq_write_sync(d, seq) < 0)
+					break;
+				q->sent = seq;
+				d->t.q.retired = seq;
+			}
+			return 0;
+		}
+		rc = wq_send(d);
+	}
+	return rc;
+}
+
+static int tdma_reap(struct tape *t, uint64_t wait_for)
+{
+	struct tdma *d = D(t);
+	int rc;
+
+	if (!d->wq)
+		return t->q.retired >= t->q.queued ? 0 : -EIO;
+	rc = wq_step(d, false);
+	while (rc == 0 && !t->q.error && wait_for > t->q.retired)
+		rc = wq_step(d, true);
+	if (rc < 0 && !t->q.error && t->q.retired < d->wq->sent) {
+		/* the ring itself failed: what is in flight is lost to us */
+		struct ssc_write_outcome o = {
+			.err = rc, .sense = TAPE_SENSE_HARDWARE, .position_lost = true,
+		};
+
+		wq_fail(d, t->q.retired + 1, &o);
+	}
+	return rc;
+}
+
+/* A record the arena path cannot take: written now, after the queue. */
+static ssize_t write_now(struct tdma *d, const void *buf, size_t len)
+{
+	struct tape *t = &d->t;
+	ssize_t r;
+
+	if (tdma_reap(t, d->wq->queued) < 0 && !t->q.error)
+		return tape_fail(t, -EIO, TAPE_SENSE_HARDWARE, 0);
+	if (t->q.error)
+		return tape_fail(t, t->q.error, t->q.error_sense, 0);
+	r = tdma_write(t, buf, len);
+	if (r < 0)
+		return r;
+	/* tape.c counts it; it is retired as soon as it is numbered */
+	d->wq->queued++;
+	d->wq->sent++;
+	t->q.retired = d->wq->queued;
+	if (t->last.sense == TAPE_SENSE_EARLY_WARNING)
+		t->q.early_warning = true;
+	return r;
+}
+
+static ssize_t tdma_write_queued(struct tape *t, const void *buf, size_t len)
+{
+	struct tdma *d = D(t);
+	struct tdma_wq *q = d->wq;
+	const uint8_t *p = buf;
+	struct wq_slot *w;
+	int rc;
+
+	if (!q)
+		return tape_fail(t, -EIO, TAPE_SENSE_HARDWARE, 0);
+	if (check_attention(d) < 0 || (d->tracked && need_position(d) < 0))
+		return -EIO;
+	if (q->sync_only || p < q->base || len > q->len || (size_t)(p - q->base) > q->len - len ||
+	    !fits_dma(d, buf, len))
+		return write_now(d, buf, len);
+	rc = wq_step(d, false);
+	while (rc == 0 && !t->q.error && q->queued - t->q.retired >= q->depth)
+		rc = wq_step(d, true);
+	if (rc < 0 && !t->q.error)
+		return tape_fail(t, rc, TAPE_SENSE_HARDWARE, 0);
+	if (t->q.error)
+		return tape_fail(t, t->q.error, t->q.error_sense, 0);
+	if (q->sync_only)
+		return write_now(d, buf, len);
+
+	w = wq_slot(q, q->queued + 1);
+	w->buf = p;
+	w->len = (uint32_t)len;
+	w->done = false;
+	w->cqe = 0;
+	if (d->tracked) {
+		w->pos = d->pos;
+		map_learn_write(d, d->pos, 1, false);
+		d->pos++;
+	}
+	q->queued++;
+	rc = wq_send(d);
+	if (rc < 0) {
+		struct ssc_write_outcome o = {
+			.err = rc, .sense = TAPE_SENSE_HARDWARE, .position_lost = true,
+		};
+
+		/* this one is not queued after all (tape.c does not count it) */
+		q->queued--;
+		wq_fail(d, q->sent + 1, &o);
+		return tape_fail(t, rc, TAPE_SENSE_HARDWARE, 0);
+	}
+	t->last.sense = TAPE_SENSE_NONE;
+	return (ssize_t)len;
+}
+
+/*
+ * Does this kernel run tapedma uring_cmds?  An INQUIRY (which reports no
+ * UNIT ATTENTION, so it consumes none) on the new ring tells.
+ */
+static int wq_probe(struct tdma *d)
+{
+	struct tdma_wq *q = d->wq;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	struct ssc_cdb c = ssc_cdb_inquiry(false, 0, 36);
+	struct io_uring_cqe *cqe;
+	struct tapedma_result res;
+	int rc;
+
+	if (!sqe)
+		return -EBUSY;
+	wq_prep(d, sqe, &c, TAPEDMA_DIR_FROM_DEVICE, d->small, 36, false, &res, 0);
+	rc = io_uring_submit(&q->ring);
+	if (rc != 1)
+		return rc < 0 ? rc : -EIO;
+	rc = wq_wait_cqe(q, &cqe);
+	if (rc < 0)
+		return rc;
+	rc = cqe->res;
+	io_uring_cqe_seen(&q->ring, cqe);
+	if (rc < 0 && res.status == 0 && res.sense_len == 0)
+		return rc;	/* never reached the drive */
+	return 0;		/* the drive answered, whatever it said */
+}
+
+static int tdma_register_arena(struct tape *t, void *base, size_t len)
+{
+	struct tdma *d = D(t);
+	struct tdma_wq *q;
+	struct iovec iov = { base, len };
+	int rc;
+
+	wq_teardown(d);
+	if (!base)
+		return 0;
+#ifdef TAPEDMA_TEST_XPORT
+	return -EOPNOTSUPP;	/* a simulated drive has no io_uring */
+#endif
+	if (d->use_sg)
+		return -EOPNOTSUPP;	/* SG_IO has no uring_cmd: synchronous */
+	if (t->readonly)
+		return -EROFS;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->depth = wq_depth();
+	q->slots = calloc(q->depth, sizeof(*q->slots));
+	if (!q->slots) {
+		free(q);
+		return -ENOMEM;
+	}
+	q->base = base;
+	q->len = len;
+	q->queued = q->sent = t->q.queued;
+	rc = io_uring_queue_init(2 * q->depth, &q->ring, IORING_SETUP_SQE128);
+	if (rc < 0) {
+		free(q->slots);
+		free(q);
+		/* no io_uring, or none with 128-byte entries */
+		return rc == -ENOSYS || rc == -EINVAL || rc == -EPERM ? -EOPNOTSUPP : rc;
+	}
+	d->wq = q;
+	rc = wq_probe(d);
+	if (rc < 0) {
+		wq_teardown(d);
+		return rc == -ENOSYS || rc == -EOPNOTSUPP || rc == -EINVAL || rc == -ENOTTY
+		       ? -EOPNOTSUPP : rc;
+	}
+	/*
+	 * Without registered buffers (RLIMIT_MEMLOCK, say) the module pins
+	 * each record's pages per command instead: still no copy, and still
+	 * several records in flight.
+	 */
+	q->fixed = io_uring_register_buffers(&q->ring, &iov, 1) == 0;
+	return 0;
+}
+
 /* ---- positioning ------------------------------------------------------------ */
 
 static int tracked_locate(struct tdma *d, uint64_t block)
@@ -1574,6 +2103,7 @@ static int tdma_close(struct tape *t)
 	struct tdma *d = D(t);
 	int rc = 0;
 
+	wq_teardown(d);
 	if (d->fd >= 0 && close(d->fd) < 0)
 		rc = -errno;
 	free(d->fm);
@@ -1588,6 +2118,9 @@ static const struct tape_ops tdma_ops = {
 	.close = tdma_close,
 	.read = tdma_read,
 	.write = tdma_write,
+	.register_arena = tdma_register_arena,
+	.write_queued = tdma_write_queued,
+	.reap = tdma_reap,
 	.write_filemarks = tdma_write_filemarks,
 	.locate = tdma_locate,
 	.read_position = tdma_read_position,

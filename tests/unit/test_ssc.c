@@ -566,6 +566,82 @@ static void test_mam(void)
 	CHECK_EQ(ssc_mam_build(b, 14, &a), -ENOSPC, "list too big refused");
 }
 
+
+/* A queued WRITE's completion, as the write-behind queue must read it. */
+static void test_write_outcome(void)
+{
+	struct ssc_write_outcome o;
+	struct ssc_sense s;
+	uint8_t b[32];
+	size_t n;
+
+	o = ssc_write_outcome(0, SSC_STATUS_GOOD, NULL, 0, &s);
+	CHECK(o.written && o.err == 0 && o.sense == TAPE_SENSE_NONE && !o.position_lost,
+	      "GOOD: written");
+	/* tgt past its capacity: NO SENSE + EOM, the data is on the tape */
+	n = fixed_sense(b, false, 0x40 | SSC_KEY_NO_SENSE, 0, 0, 0);
+	o = ssc_write_outcome(0, SSC_STATUS_CHECK_CONDITION, b, n, &s);
+	CHECK(o.written && o.err == 0 && o.sense == TAPE_SENSE_EARLY_WARNING && s.eom,
+	      "NO SENSE + EOM: written, early warning");
+	n = fixed_sense(b, false, SSC_KEY_NO_SENSE, 0, 0x00, 0x07);
+	o = ssc_write_outcome(0, SSC_STATUS_CHECK_CONDITION, b, n, NULL);
+	CHECK(o.written && o.sense == TAPE_SENSE_EARLY_WARNING,
+	      "00/07 programmable early warning: written, early warning");
+	n = fixed_sense(b, true, 0x40 | SSC_KEY_VOLUME_OVERFLOW, 0, 0x00, 0x02);
+	o = ssc_write_outcome(0, SSC_STATUS_CHECK_CONDITION, b, n, NULL);
+	CHECK(o.written && o.sense == TAPE_SENSE_EARLY_WARNING,
+	      "VOLUME OVERFLOW with residue 0: the record went out (early warning)");
+	n = fixed_sense(b, true, 0x40 | SSC_KEY_VOLUME_OVERFLOW, 524288, 0x00, 0x02);
+	o = ssc_write_outcome(0, SSC_STATUS_CHECK_CONDITION, b, n, NULL);
+	CHECK(!o.written && o.err == -ENOSPC && o.sense == TAPE_SENSE_EOM && !o.position_lost,
+	      "VOLUME OVERFLOW with the whole record as residue: ENOSPC, not written, "
+	      "drive still where it was");
+	n = fixed_sense(b, false, 0x40 | SSC_KEY_VOLUME_OVERFLOW, 0, 0x00, 0x02);
+	o = ssc_write_outcome(0, SSC_STATUS_CHECK_CONDITION, b, n, NULL);
+	CHECK(!o.written && o.err == -ENOSPC && o.sense == TAPE_SENSE_EOM,
+	      "VOLUME OVERFLOW without a residue: ENOSPC (nothing counts as written)");
+	n = fixed_sense(b, false, 0x40 | SSC_KEY_MEDIUM_ERROR, 0, 0x00, 0x02);
+	o = ssc_write_outcome(0, SSC_STATUS_CHECK_CONDITION, b, n, NULL);
+	CHECK(!o.written && o.err == -ENOSPC && o.sense == TAPE_SENSE_EOM,
+	      "MEDIUM ERROR at end of partition: ENOSPC");
+	n = fixed_sense(b, false, SSC_KEY_MEDIUM_ERROR, 0, 0x0C, 0x00);
+	o = ssc_write_outcome(0, SSC_STATUS_CHECK_CONDITION, b, n, NULL);
+	CHECK(!o.written && o.err == -EIO && o.sense == TAPE_SENSE_MEDIUM_ERROR && o.position_lost,
+	      "MEDIUM ERROR 0C/00 write error: EIO, position to be asked");
+	n = fixed_sense(b, false, SSC_KEY_HARDWARE_ERROR, 0, 0x44, 0x00);
+	o = ssc_write_outcome(0, SSC_STATUS_CHECK_CONDITION, b, n, NULL);
+	CHECK(!o.written && o.err == -EIO && o.sense == TAPE_SENSE_HARDWARE && o.position_lost,
+	      "HARDWARE ERROR: EIO, position lost");
+	n = fixed_sense(b, false, SSC_KEY_UNIT_ATTENTION, 0, 0x29, 0x00);
+	o = ssc_write_outcome(0, SSC_STATUS_CHECK_CONDITION, b, n, NULL);
+	CHECK(!o.written && o.err == -EIO && o.sense == TAPE_SENSE_UNIT_ATTENTION &&
+	      o.position_lost, "UNIT ATTENTION (reset): not retried, not written, position lost");
+	n = fixed_sense(b, false, SSC_KEY_UNIT_ATTENTION, 0, 0x2A, 0x01);
+	o = ssc_write_outcome(0, SSC_STATUS_CHECK_CONDITION, b, n, NULL);
+	CHECK(!o.written && o.position_lost,
+	      "UNIT ATTENTION (mode parameters changed): not written, and the records behind "
+	      "it may have been, so the position is lost too");
+	n = fixed_sense(b, false, SSC_KEY_DATA_PROTECT, 0, 0x27, 0x00);
+	o = ssc_write_outcome(0, SSC_STATUS_CHECK_CONDITION, b, n, NULL);
+	CHECK(!o.written && o.err == -EROFS && o.sense == TAPE_SENSE_WRITE_PROTECT &&
+	      !o.position_lost, "DATA PROTECT: EROFS, not written, not moved");
+	n = fixed_sense(b, false, 0x40 | SSC_KEY_VOLUME_OVERFLOW, 0, 0x00, 0x02);
+	b[0] = 0x71;	/* deferred: an earlier record is not on the medium */
+	o = ssc_write_outcome(0, SSC_STATUS_CHECK_CONDITION, b, n, &s);
+	CHECK(s.deferred && !o.written && o.err == -EIO && o.sense == TAPE_SENSE_EOM &&
+	      o.position_lost, "deferred VOLUME OVERFLOW: EIO, not written, position lost");
+	o = ssc_write_outcome(0, SSC_STATUS_BUSY, NULL, 0, NULL);
+	CHECK(!o.written && o.err == -EBUSY && !o.position_lost, "BUSY: not executed, EBUSY");
+	o = ssc_write_outcome(0, SSC_STATUS_CHECK_CONDITION, NULL, 0, NULL);
+	CHECK(!o.written && o.err == -EIO && o.sense == TAPE_SENSE_HARDWARE && o.position_lost,
+	      "CHECK CONDITION without sense: EIO, hardware, position lost");
+	o = ssc_write_outcome(-EIO, SSC_STATUS_GOOD, NULL, 0, NULL);
+	CHECK(!o.written && o.err == -EIO && o.sense == TAPE_SENSE_HARDWARE && o.position_lost,
+	      "transport error: nothing counts, whatever the status says");
+	o = ssc_write_outcome(0, 0x40, NULL, 0, NULL);
+	CHECK(!o.written && o.err == -EIO && o.position_lost, "unknown status (TASK ABORTED): EIO");
+}
+
 /* ---- a simulated SSC drive ------------------------------------------------ */
 
 #define SIM_MAX_OBJ 64
@@ -1691,6 +1767,57 @@ static void test_backend_sim(void)
 	free(buf);
 }
 
+/*
+ * The simulated drive has no io_uring: the arena is refused with
+ * EOPNOTSUPP and queued writes go synchronously, each retired at once,
+ * with the positions and early warning the synchronous path gives.
+ */
+static void test_backend_queue_fallback(void)
+{
+	struct tape_queue_state st;
+	struct tape_position p;
+	uint8_t *arena = NULL;
+	struct tape *t;
+	uint64_t seq = 0;
+	ssize_t n;
+	int rc, i;
+
+	if (posix_memalign((void **)&arena, 4096, 1 << 20))
+		return;
+	t = sim_open(false, false);
+	if (!t) {
+		free(arena);
+		return;
+	}
+	rc = tape_register_arena(t, arena, 1 << 20);
+	CHECK(rc == -EOPNOTSUPP && !tape_queue_async(t),
+	      "simulated transport: register_arena says EOPNOTSUPP, queue synchronous (%d)", rc);
+	for (i = 0; i < 3; i++) {
+		fill_pattern(arena + i * 65536, 65536, (uint32_t)i);
+		n = tape_write_queued(t, arena + i * 65536, 65536, &seq);
+		if (n != 65536 || seq != (uint64_t)i + 1)
+			break;
+	}
+	CHECK(i == 3, "three queued writes, numbered 1..3 (%d)", i);
+	rc = tape_queue_reap(t, 0, &st);
+	CHECK(rc == 0 && st.queued == 3 && st.retired == 3 && !st.early_warning && !st.error,
+	      "all retired at once, no error");
+	CHECK(tape_read_position(t, &p) == 0 && p.block == 3, "position after them: 3");
+	CHECK(tape_rewind(t) == 0, "rewind");
+	for (i = 0; i < 3; i++) {
+		uint8_t *back = arena + (1 << 19);
+
+		n = tape_read(t, back, 65536);
+		fill_pattern(arena, 65536, (uint32_t)i);
+		if (n != 65536 || memcmp(back, arena, 65536))
+			break;
+	}
+	CHECK(i == 3, "and they read back in order");
+	CHECK(tape_register_arena(t, NULL, 0) == 0, "dropping the arena works");
+	tape_close(t);
+	free(arena);
+}
+
 int main(void)
 {
 	test_cdbs();
@@ -1698,11 +1825,13 @@ int main(void)
 	test_sense_tgt();
 	test_sense_keys();
 	test_sense_formats();
+	test_write_outcome();
 	test_inquiry_limits_position();
 	test_mode();
 	test_mam();
 	test_backend_open_failures();
 	test_backend_sim();
+	test_backend_queue_fallback();
 	test_backend_differential();
 	return tap_done();
 }
