@@ -54,9 +54,11 @@ enum {
 #define FT_XATTR_UNMOUNT "user.fusetape.unmount:"
 #define FT_XATTR_SYNC "user.ltfs.sync"
 /*
- * Read-only text on the mount root: the data path in use, how many bytes
- * went by splice and how many through the daemon's memory, the tape
- * position and the average throughput since mount (see man/fusetape.1).
+ * Read-only text on the mount root: the write and read paths in use, how
+ * many bytes went to tape from where the kernel received them (landed) and
+ * how many the daemon copied, the records in flight, how many bytes were
+ * read by splice, the tape position and the average throughput since
+ * mount (see man/fusetape.1).
  */
 #define FT_XATTR_STATS "user.fusetape.stats"
 
@@ -85,13 +87,18 @@ struct ft_fs {
 	pthread_cond_t wake;
 
 	/*
-	 * Data path.  With splice on, write requests arrive in a pipe and
-	 * whole records go from there into the tape image without passing
-	 * through our memory, and reads are answered with ranges of the
-	 * image file that the kernel splices into /dev/fuse.
+	 * Data path.  With landing on, every request is read from /dev/fuse
+	 * into the core's write stream so that a write's payload lands where
+	 * its records are queued to tape from (ltfs_landing_get()): nothing is
+	 * copied by the daemon.  With splice on, reads are answered with
+	 * ranges of the image file that the kernel splices into /dev/fuse.
 	 */
+	bool landing;
 	bool splice;
-	char data_path[160];		/* "splice (image)" or "copy: why" */
+	char write_path[160];		/* "landing: ..." or "copy: why" */
+	char read_path[160];		/* "splice (image)" or "copy: why" */
+	uint64_t landing_refused;	/* requests received into the plain buffer instead */
+	bool failure_logged;		/* a deferred write error was logged */
 	struct timespec mounted_at;	/* CLOCK_MONOTONIC */
 	const char *mountpoint;
 	bool read_ahead_pending;	/* raise the mount's read-ahead at the next request */
@@ -117,6 +124,20 @@ void ft_raise_read_ahead(struct ft_fs *fs);
 
 /* The user.fusetape.stats text into buf (NUL-terminated); its length. */
 size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size);
+
+/*
+ * Log a deferred write error of the volume once (fs->lock held): the
+ * moment the daemon learns that acknowledged data did not reach the tape.
+ */
+void ft_note_failure(struct ft_fs *fs);
+
+/*
+ * The FUSE session loop: like fuse_session_loop(), but each request is
+ * read into a landing of the write stream when one can be had.  Returns
+ * 0 when the file system was unmounted or the session exited, else a
+ * negative errno.
+ */
+int ft_session_loop(struct ft_fs *fs, struct fuse_session *se);
 
 /* "fusetape -u MOUNTPOINT": returns an exit code. */
 int ft_unmount_client(const char *mountpoint);

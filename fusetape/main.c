@@ -49,11 +49,12 @@ struct ft_conf {
 	long uid, gid;		/* -1: the mounting user's */
 	long umask;		/* -1: 022 */
 	bool nosplice;
+	bool nolanding;
 	bool help, version;
 };
 
-enum { KEY_RO, KEY_SYNC, KEY_UID, KEY_GID, KEY_UMASK, KEY_NOSPLICE, KEY_HELP,
-       KEY_VERSION };
+enum { KEY_RO, KEY_SYNC, KEY_UID, KEY_GID, KEY_UMASK, KEY_NOSPLICE, KEY_NOLANDING,
+       KEY_HELP, KEY_VERSION };
 
 static const struct fuse_opt ft_opt_spec[] = {
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -62,6 +63,7 @@ static const struct fuse_opt ft_opt_spec[] = {
 	FUSE_OPT_KEY("gid=", KEY_GID),
 	FUSE_OPT_KEY("umask=", KEY_UMASK),
 	FUSE_OPT_KEY("nosplice", KEY_NOSPLICE),
+	FUSE_OPT_KEY("nolanding", KEY_NOLANDING),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -138,6 +140,9 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_NOSPLICE:
 		c->nosplice = true;
 		return 0;
+	case KEY_NOLANDING:
+		c->nolanding = true;
+		return 0;
 	case KEY_HELP:
 		c->help = true;
 		return 0;
@@ -163,7 +168,11 @@ static void usage(FILE *f)
 "                           (default %d, 0 = only on fsync and unmount)\n"
 "    -o uid=N, -o gid=N     owner shown for every file (default: you)\n"
 "    -o umask=OCTAL         mode bits to clear from 0666/0777 (default 022)\n"
-"    -o nosplice            move file data through memory, not by splice\n"
+"    -o nolanding           receive write requests into a buffer of the daemon's\n"
+"                           and copy them, instead of straight into the\n"
+"                           memory records go to tape from\n"
+"    -o nosplice            answer reads from memory, not by splicing\n"
+"                           ranges of the tape image\n"
 "    -o allow_other         let other users in (see /etc/fuse.conf)\n"
 "    -f                     stay in the foreground\n"
 "    -d                     debug: print every FUSE request (implies -f)\n"
@@ -193,9 +202,11 @@ static void *sync_thread_main(void *arg)
 			continue;
 		int r = ltfs_sync(fs->vol, "Periodic Sync");
 
-		if (r < 0)
+		if (r < 0) {
 			ft_log(fs, LOG_ERR, "periodic sync: index not written: %s",
 			       strerror(-r));
+			ft_note_failure(fs);
+		}
 	}
 	pthread_mutex_unlock(&fs->lock);
 	return NULL;
@@ -228,9 +239,9 @@ static void stop_sync_thread(struct ft_fs *fs)
 /* ---- mount and unmount -------------------------------------------------- */
 
 /*
- * libfuse splices a request into a pipe only if the pipe holds its
- * largest request (FT_MAX_WRITE plus a page of headers), which needs a
- * 2 MiB pipe: more than /proc/sys/fs/pipe-max-size (1 MiB by default)
+ * libfuse splices a read reply (image ranges) into /dev/fuse through a
+ * pipe that must hold the whole reply (up to FT_MAX_WRITE plus a page of
+ * headers): more than /proc/sys/fs/pipe-max-size (1 MiB by default)
  * allows unless we may exceed it (CAP_SYS_RESOURCE, e.g. root).  Without
  * such pipes libfuse quietly copies, so find out first and say so.
  */
@@ -271,23 +282,62 @@ static int raise_pipe_max(struct ft_fs *fs)
 	return 0;
 }
 
-static void choose_data_path(struct ft_fs *fs, bool nosplice)
+/*
+ * Writes: land in the core's write stream unless told not to or the
+ * volume cannot take them; the words say what the tape does with the
+ * queued records (several in flight from registered memory, or one at a
+ * time where the backend has no asynchronous path).
+ */
+static void choose_write_path(struct ft_fs *fs, bool nolanding)
+{
+	const char *backend = tape_backend_name(fs->tape);
+
+	fs->landing = false;
+	if (fs->readonly) {
+		snprintf(fs->write_path, sizeof(fs->write_path), "none: read-only");
+		return;
+	}
+	if (nolanding) {
+		snprintf(fs->write_path, sizeof(fs->write_path), "copy: -o nolanding");
+		return;
+	}
+	if (!ltfs_landing_possible(fs->vol)) {
+		snprintf(fs->write_path, sizeof(fs->write_path),
+			 "copy: the block size is not a multiple of 4 KiB");
+		return;
+	}
+	fs->landing = true;
+	if (!ltfs_write_behind(fs->vol))
+		snprintf(fs->write_path, sizeof(fs->write_path),
+			 "landing: synchronous writes (%s)", backend);
+	else if (!strcmp(backend, "image"))
+		snprintf(fs->write_path, sizeof(fs->write_path),
+			 "landing: io_uring O_DIRECT registered buffers (image)");
+	else if (!strcmp(backend, "tapedma"))
+		snprintf(fs->write_path, sizeof(fs->write_path),
+			 "landing: uring_cmd fixed buffers (tapedma)");
+	else
+		snprintf(fs->write_path, sizeof(fs->write_path),
+			 "landing: write-behind (%s)", backend);
+}
+
+static void choose_read_path(struct ft_fs *fs, bool nosplice)
 {
 	int p[2];
 
 	fs->splice = false;
 	if (nosplice) {
-		snprintf(fs->data_path, sizeof(fs->data_path), "copy: -o nosplice");
+		snprintf(fs->read_path, sizeof(fs->read_path), "copy: -o nosplice");
 		return;
 	}
-	if (!ltfs_splice_native(fs->vol) || !ltfs_read_direct_possible(fs->vol)) {
-		snprintf(fs->data_path, sizeof(fs->data_path),
+	if (!ltfs_read_direct_possible(fs->vol)) {
+		snprintf(fs->read_path, sizeof(fs->read_path),
 			 "copy: the %s backend has no splice path",
 			 tape_backend_name(fs->tape));
 		return;
 	}
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		snprintf(fs->data_path, sizeof(fs->data_path), "copy: pipe: %s",
+		snprintf(fs->read_path, sizeof(fs->read_path), "copy: pipe: %s",
 			 strerror(errno));
 		return;
 	}
@@ -297,13 +347,13 @@ static void choose_data_path(struct ft_fs *fs, bool nosplice)
 	if (fcntl(p[0], F_GETPIPE_SZ) < (int)(FT_MAX_WRITE + 4096)) {
 		long max = read_pipe_max();
 
-		snprintf(fs->data_path, sizeof(fs->data_path),
+		snprintf(fs->read_path, sizeof(fs->read_path),
 			 "copy: pipes cannot grow to 2 MiB (pipe-max-size %ld; "
 			 "raise /proc/sys/fs/pipe-max-size to 2097152 or mount as root)",
 			 max);
 	} else {
 		fs->splice = true;
-		snprintf(fs->data_path, sizeof(fs->data_path), "splice (%s)",
+		snprintf(fs->read_path, sizeof(fs->read_path), "splice (%s)",
 			 tape_backend_name(fs->tape));
 	}
 	close(p[0]);
@@ -622,7 +672,7 @@ int main(int argc, char *argv[])
 	if (fs.readonly && !conf.ro)
 		fuse_opt_add_arg(&args, "-oro");
 
-	choose_data_path(&fs, conf.nosplice);
+	choose_read_path(&fs, conf.nosplice);
 	se = fuse_session_new(&args, &ft_ops, sizeof(ft_ops), &fs);
 	if (!se) {
 		code = FT_EXIT_USAGE;
@@ -650,16 +700,21 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	}
 	fs.foreground = copts.foreground;
+	/* the pages registered at mount were the parent's, before the fork */
+	if (!fs.readonly)
+		ltfs_write_behind_reattach(fs.vol);
+	choose_write_path(&fs, conf.nolanding);
 	clock_gettime(CLOCK_MONOTONIC, &fs.mounted_at);
 	fs.mountpoint = copts.mountpoint;
 	fs.read_ahead_pending = true;
-	ft_log(&fs, LOG_INFO, "data path: %s", fs.data_path);
+	ft_log(&fs, LOG_INFO, "data path: writes: %s; reads: %s", fs.write_path,
+	       fs.read_path);
 
 	r = start_sync_thread(&fs);
 	if (r < 0)
 		ft_log(&fs, LOG_WARNING, "no periodic sync: %s", strerror(-r));
 
-	r = fuse_session_loop(se);
+	r = ft_session_loop(&fs, se);
 	if (r < 0)
 		ft_log(&fs, LOG_ERR, "FUSE session ended with an error: %s",
 		       strerror(-r));

@@ -1,6 +1,6 @@
 # fusetape/ - the FUSE daemon (libfuse3 low-level API) over lib/ltfs.
 EXTRA_CFLAGS += $(shell $(PKG_CONFIG) --cflags fuse3)
-fusetape_SRCS := fusetape/main.c fusetape/ops.c fusetape/unmount.c
+fusetape_SRCS := fusetape/main.c fusetape/loop.c fusetape/ops.c fusetape/unmount.c
 fusetape_LIBS := $(shell $(PKG_CONFIG) --libs fuse3) -lpthread
 fusetape_DIR := bin
 PROGS += fusetape

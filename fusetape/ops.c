@@ -140,15 +140,19 @@ static void ft_init(void *userdata, struct fuse_conn_info *conn)
 	 */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	conn->time_gran = 1;
+	/*
+	 * Requests are read into memory by our own loop (loop.c), never
+	 * spliced into pipes: a write's payload must land in the write stream.
+	 */
+	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	if (fs->splice) {
-		unsigned want = FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
-				FUSE_CAP_SPLICE_MOVE;
+		unsigned want = FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 
 		if ((conn->capable & want) == want) {
 			conn->want |= want;
 		} else {
 			fs->splice = false;
-			snprintf(fs->data_path, sizeof(fs->data_path),
+			snprintf(fs->read_path, sizeof(fs->read_path),
 				 "copy: the kernel offers no splice for FUSE");
 		}
 	}
@@ -607,13 +611,22 @@ static void ft_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(bv);
 }
 
+void ft_note_failure(struct ft_fs *fs)
+{
+	char msg[LTFS_ERRLEN];
+
+	if (!fs->failure_logged && fs->vol && ltfs_write_failure(fs->vol, msg)) {
+		fs->failure_logged = true;
+		ft_log(fs, LOG_ERR, "%s: %s", fs->device, msg);
+	}
+}
+
 /*
- * Writes arrive as a fuse_bufvec.  With splice on, a large request's data
- * is still in the pipe libfuse spliced it into: the core takes it from
- * there (whole records go on to the image by splice) and we mark the
- * buffer consumed; if the core fails, the buffer stays unconsumed and
- * libfuse throws the rest of the pipe away.  A request held in memory is
- * passed to the core in place and anything else is copied out.
+ * Writes arrive as a fuse_bufvec whose memory is where the request was
+ * read to: usually a landing in the write stream (loop.c), where the core
+ * finds the payload in place and copies nothing; else the daemon's plain
+ * buffer, from which the core copies.  Anything other than one memory
+ * buffer (libfuse never makes one here) is gathered first.
  */
 static void ft_write_buf(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_bufvec *bufv, off_t off,
@@ -632,24 +645,6 @@ static void ft_write_buf(fuse_req_t req, fuse_ino_t ino,
 	}
 	if (fs->readonly) {
 		fuse_reply_err(req, EROFS);
-		return;
-	}
-	if (fs->splice && bufv->count - bufv->idx == 1 && bufv->off == 0 &&
-	    (b->flags & FUSE_BUF_IS_FD) && !(b->flags & FUSE_BUF_FD_SEEK)) {
-		lock(fs);
-		if (!fs->vol)
-			n = -EIO;
-		else
-			n = ltfs_write_pipe(fs->vol, ino, b->fd, b->size, (uint64_t)off);
-		if (n > 0)
-			fs->write_bytes += (uint64_t)n;
-		unlock(fs);
-		if (n < 0) {
-			fuse_reply_err(req, (int)-n);
-			return;
-		}
-		bufv->idx = bufv->count;	/* all taken from the pipe */
-		fuse_reply_write(req, (size_t)n);
 		return;
 	}
 	if (bufv->count - bufv->idx == 1 && !(b->flags & FUSE_BUF_IS_FD)) {
@@ -679,9 +674,11 @@ static void ft_write_buf(fuse_req_t req, fuse_ino_t ino,
 	if (!fs->vol)
 		n = -EIO;
 	else
-		n = ltfs_write(fs->vol, ino, data, len, (uint64_t)off);
+		n = ltfs_write_landed(fs->vol, ino, data, len, (uint64_t)off);
 	if (n > 0)
 		fs->write_bytes += (uint64_t)n;
+	else if (n < 0)
+		ft_note_failure(fs);
 	unlock(fs);
 	free(copy);
 	if (n < 0)
@@ -715,6 +712,8 @@ static void ft_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	lock(fs);
 	VOL_OR_FAIL(fs, req);
 	r = ltfs_fsync(fs->vol, ino);
+	if (r < 0)
+		ft_note_failure(fs);
 	unlock(fs);
 	if (r < 0)
 		ft_log(fs, LOG_ERR, "fsync of file %llu: index not written: %s",
@@ -841,6 +840,8 @@ static int sync_volume(struct ft_fs *fs, const char *reason)
 		return 0;
 	lock(fs);
 	r = fs->vol ? ltfs_sync(fs->vol, reason) : -EIO;
+	if (r < 0)
+		ft_note_failure(fs);
 	unlock(fs);
 	if (r < 0)
 		ft_log(fs, LOG_ERR, "%s: index not written: %s", reason, strerror(-r));
@@ -1156,10 +1157,17 @@ size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size)
 	secs = (double)(now.tv_sec - fs->mounted_at.tv_sec) +
 	       (double)(now.tv_nsec - fs->mounted_at.tv_nsec) / 1e9;
 	len = snprintf(buf, size,
-		"data path: %s\n"
+		"write path: %s\n"
+		"read path: %s\n"
 		"write bytes: %llu\n"
-		"write spliced: %llu\n"
+		"write landed: %llu\n"
+		"write direct: %llu\n"
 		"write copied: %llu\n"
+		"write padding: %llu\n"
+		"records queued: %llu\n"
+		"records retired: %llu\n"
+		"max in flight: %llu\n"
+		"landing refused: %llu\n"
 		"read bytes: %llu\n"
 		"read spliced: %llu\n"
 		"read copied: %llu\n"
@@ -1168,10 +1176,16 @@ size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size)
 		"mounted seconds: %.1f\n"
 		"write MB/s: %.1f\n"
 		"read MB/s: %.1f\n",
-		fs->data_path,
+		fs->write_path, fs->read_path,
 		(unsigned long long)fs->write_bytes,
-		(unsigned long long)io.write_spliced,
-		(unsigned long long)(fs->write_bytes - io.write_spliced),
+		(unsigned long long)io.write_landed,
+		(unsigned long long)io.write_direct,
+		(unsigned long long)io.write_copied,
+		(unsigned long long)io.write_padding,
+		(unsigned long long)io.records_queued,
+		(unsigned long long)io.records_retired,
+		(unsigned long long)io.max_in_flight,
+		(unsigned long long)fs->landing_refused,
 		(unsigned long long)fs->read_bytes,
 		(unsigned long long)fs->read_spliced,
 		(unsigned long long)(fs->read_bytes - fs->read_spliced),

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * data.c - file data: writes are packed into one record-sized buffer that
- * becomes the next data partition record when full (so small files share
- * records), reads find the extents and fetch records from tape, from a
- * one-record cache, or from that buffer.
+ * data.c - file data: writes are packed into the record being filled in
+ * the write stream (stream.c), which becomes the next data partition
+ * record when full (so small files share records); reads find the extents
+ * and fetch records from tape, from a one-record cache, or from the record
+ * being filled.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "ltfs/ltfs_internal.h"
@@ -30,7 +30,10 @@ static int get_record(struct ltfs_volume *v, unsigned part, uint64_t block,
 	int rc;
 
 	if (part == v->dp && block == v->dp_next && v->wlen) {
-		*data = v->wbuf;
+		/* the record being filled, as it is without a request header on it */
+		*data = ltfs_stream_view(v, v->rbuf);
+		if (*data == v->rbuf)
+			v->rvalid = false;
 		*len = v->wlen;
 		return 0;
 	}
@@ -157,119 +160,85 @@ ssize_t ltfs_read(struct ltfs_volume *v, uint64_t uid, void *buf, size_t len,
 	return (ssize_t)len;
 }
 
-/* Read exactly len bytes from a pipe known to hold them. */
-static int read_pipe(int fd, unsigned char *dst, size_t len)
-{
-	while (len) {
-		ssize_t n = read(fd, dst, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -EIO;
-		dst += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
- * Where the data of a write comes from: the caller's memory (mem) or a
- * pipe (fd >= 0).  A whole record of pipe data at a record boundary goes
- * to tape with tape_write_splice(); everything else is gathered in the
- * write buffer.
+ * Write len bytes at off.  landed: they are in the arena already, at the
+ * end of the record being filled (a landing); otherwise they are copied
+ * from buf into the stream, except whole records at a record boundary,
+ * which go to tape from buf directly.
  */
-struct wsrc {
-	const unsigned char *mem;
-	int fd;
-};
-
 static ssize_t write_from(struct ltfs_volume *v, uint64_t uid,
-			  const struct wsrc *src, size_t len, uint64_t off)
+			  const unsigned char *buf, size_t len, uint64_t off,
+			  bool landed)
 {
 	struct ltfs_extent e;
 	struct ltfs_node *n;
-	size_t saved_wlen = v->wlen, done = 0;
-	uint64_t saved_next = v->dp_next, need, spliced = 0, gathered = 0;
+	size_t saved_wlen = v->wlen, saved_start = v->rec_start, done = 0;
+	uint64_t saved_next = v->dp_next, need, copied = 0, direct = 0;
 	bool wrote_record = false;
 	int rc;
 
 	n = file_node(v, uid, &rc);
 	if (!n)
 		return rc;
-	if (v->readonly)
+	if (v->readonly || !v->arena)
 		return -EROFS;
+	if (v->qerr)
+		return -EIO;
 	if (!len)
 		return 0;
 	if (len > SSIZE_MAX || off + len < off)
 		return -EFBIG;
-	if (src->fd >= 0) {
-		int ready;
-
-		/* all of it must be there: a read from the pipe must never block */
-		if (ioctl(src->fd, FIONREAD, &ready) < 0 || ready < 0 ||
-		    (size_t)ready < len)
-			return -EIO;
-	}
 	/* refuse up front what would eat into the room the index needs */
 	need = round_up(v->wlen + len, v->bs);
 	if (v->dp_full || need + ltfs_index_reserve(v) > v->dp_left)
 		return -ENOSPC;
 	while (done < len) {
 		size_t chunk = v->bs - v->wlen;
-		const unsigned char *rec = v->wbuf;
-		bool splice_it = false;
 
 		if (chunk > len - done)
 			chunk = len - done;
-		if (v->wlen == 0 && chunk == v->bs && src->fd < 0) {
-			/* a whole record of the caller's: write it from there */
-			rec = src->mem + done;
-			v->wlen = v->bs;
+		if (landed) {
+			v->wlen += chunk;
 		} else if (v->wlen == 0 && chunk == v->bs) {
-			splice_it = true;
-			v->wlen = v->bs;
-		} else if (src->fd < 0) {
-			memcpy(v->wbuf + v->wlen, src->mem + done, chunk);
-			v->wlen += chunk;
-		} else {
-			rc = read_pipe(src->fd, v->wbuf + v->wlen, chunk);
-			if (rc) {
-				v->wlen = wrote_record ? 0 : saved_wlen;
-				return rc;
+			/* a whole record of the caller's: write it from there */
+			rc = ltfs_locate(v, v->dp, v->dp_next);
+			if (!rc) {
+				ssize_t w = tape_write(v->t, buf + done, v->bs);
+
+				rc = w < 0 ? (int)w : 0;
+				if (w < 0) {
+					v->pos_known = false;
+				} else {
+					v->pos_block++;
+					if (tape_last(v->t)->sense == TAPE_SENSE_EARLY_WARNING)
+						v->dp_full = true;
+					v->dp_next++;
+					v->dp_left -= v->dp_left < v->bs ? v->dp_left : v->bs;
+					direct += v->bs;
+				}
 			}
+			if (rc)
+				goto fail;
+			done += chunk;
+			wrote_record = true;
+			continue;
+		} else {
+			rc = ltfs_stream_room(v, 0, chunk);
+			if (rc)
+				goto fail;
+			memcpy(v->wbuf + v->wlen, buf + done, chunk);
 			v->wlen += chunk;
-			gathered += chunk;
+			copied += chunk;
 		}
 		done += chunk;
 		if (v->wlen == v->bs) {
-			rc = ltfs_locate(v, v->dp, v->dp_next);
-			if (!rc) {
-				ssize_t w = splice_it ? tape_write_splice(v->t, src->fd, v->bs)
-						      : tape_write(v->t, rec, v->bs);
-
-				rc = w < 0 ? (int)w : 0;
-				if (w < 0)
-					v->pos_known = false;
-				else
-					v->pos_block++;
-			}
-			if (rc) {
-				/* nothing of this call becomes part of the file; the
-				 * buffer keeps what other files put there before */
-				v->wlen = wrote_record ? 0 : saved_wlen;
-				if (rc == -ENOSPC)
-					v->dp_full = true;
-				return rc == -ENOSPC || rc == -EROFS || rc == -ENOMEM ? rc : -EIO;
-			}
-			if (splice_it)
-				spliced += v->bs;
-			if (tape_last(v->t)->sense == TAPE_SENSE_EARLY_WARNING)
-				v->dp_full = true;
-			v->dp_next++;
-			v->dp_left -= v->dp_left < v->bs ? v->dp_left : v->bs;
-			v->wlen = 0;
+			rc = ltfs_stream_queue(v, v->bs, true);
+			/* queued even if an earlier record's failure shows up now */
+			if (rc && v->wlen)
+				goto fail;
 			wrote_record = true;
+			if (rc)
+				goto fail;
 		}
 	}
 	e.fileoffset = off;
@@ -284,37 +253,69 @@ static ssize_t write_from(struct ltfs_volume *v, uint64_t uid,
 		n->length = off + len;
 	n->modify = n->change = ltfs_now();
 	ltfs_mark_dirty(v);
-	if (src->fd >= 0) {
-		v->io.write_spliced += spliced;
-		v->io.write_pipe_copied += gathered;
-		v->io.write_copied += len - spliced;
-	} else {
-		v->io.write_copied += len;
-	}
+	v->io.write_copied += copied;
+	v->io.write_direct += direct;
+	if (landed)
+		v->io.write_landed += len;
 	return (ssize_t)len;
+
+fail:
+	/*
+	 * Nothing of this call becomes part of the file.  If no record was
+	 * written, the record being filled keeps what other files put there
+	 * before; otherwise that went to tape with the first record.
+	 */
+	if (!wrote_record) {
+		v->wlen = saved_wlen;
+		if (v->rec_start != saved_start && !landed)
+			saved_start = v->rec_start;	/* moved in the ring, bytes kept */
+		v->rec_start = saved_start;
+		v->wbuf = v->arena + saved_start;
+	} else {
+		v->wlen = 0;
+	}
+	if (rc == -ENOSPC)
+		v->dp_full = true;
+	/* a synchronous write refused for an earlier queued record's failure */
+	ltfs_stream_collect(v, 0);
+	if (v->qerr)
+		return -EIO;
+	return rc == -ENOSPC || rc == -EROFS || rc == -ENOMEM ? rc : -EIO;
 }
 
 ssize_t ltfs_write(struct ltfs_volume *v, uint64_t uid, const void *buf,
 		   size_t len, uint64_t off)
 {
-	struct wsrc src = { .mem = buf, .fd = -1 };
-
-	return write_from(v, uid, &src, len, off);
+	return ltfs_write_landed(v, uid, buf, len, off);
 }
 
-ssize_t ltfs_write_pipe(struct ltfs_volume *v, uint64_t uid, int pipe_fd,
-			size_t len, uint64_t off)
+ssize_t ltfs_write_landed(struct ltfs_volume *v, uint64_t uid, const void *data,
+			  size_t len, uint64_t off)
 {
-	struct wsrc src = { .fd = pipe_fd };
+	const unsigned char *p = data;
+	unsigned char *bounce = NULL;
+	bool landed = false;
+	ssize_t r;
 
-	if (pipe_fd < 0)
-		return -EINVAL;
-	return write_from(v, uid, &src, len, off);
-}
-
-bool ltfs_splice_native(const struct ltfs_volume *v)
-{
-	return tape_splice_native(v->t);
+	if (v->land_active && v->arena) {
+		landed = p == v->arena + v->land_data && v->land_data == v->rec_start + v->wlen &&
+			 len <= v->land_hi - v->land_data;
+		/* the request is in: the bytes under its header go back */
+		ltfs_stream_restore(v);
+	}
+	if (!landed && v->arena && len && p >= v->arena && p < v->arena + v->arena_len) {
+		/* a request left behind by the stream (a sync moved on meanwhile):
+		 * copy it out first, the ring may reuse its memory */
+		bounce = malloc(len);
+		if (!bounce)
+			return -ENOMEM;
+		memcpy(bounce, p, len);
+		v->io.write_copied += len;
+		p = bounce;
+	}
+	r = write_from(v, uid, p, len, off, landed);
+	free(bounce);
+	return r;
 }
 
 bool ltfs_read_direct_possible(const struct ltfs_volume *v)
@@ -382,6 +383,8 @@ ssize_t ltfs_read_direct(struct ltfs_volume *v, uint64_t uid, size_t len,
 	*pos = 0;
 	if (!tape_is_image(v->t))
 		return 0;
+	/* the image ranges of queued records are final once they retired */
+	ltfs_stream_drain(v);
 	n = file_node(v, uid, &rc);
 	if (!n)
 		return rc;

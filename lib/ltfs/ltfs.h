@@ -255,22 +255,6 @@ ssize_t ltfs_read(struct ltfs_volume *v, uint64_t uid, void *buf, size_t len,
 ssize_t ltfs_write(struct ltfs_volume *v, uint64_t uid, const void *buf,
 		   size_t len, uint64_t off);
 /*
- * ltfs_write() with the data in a pipe (a FUSE request received by
- * splice): the next len bytes of pipe_fd, which must already hold them
- * all (-EIO otherwise; nothing then is read).  Whole records that start
- * at a record boundary go to tape with tape_write_splice(), without a
- * copy in user space when ltfs_splice_native(); the rest (the ends of an
- * unaligned write, small files) is read into the write buffer as
- * ltfs_write() would copy it.  Results as ltfs_write(); after a failure
- * part of the pipe may have been consumed and the caller discards the
- * rest.
- */
-ssize_t ltfs_write_pipe(struct ltfs_volume *v, uint64_t uid, int pipe_fd,
-			size_t len, uint64_t off);
-/* Does ltfs_write_pipe() reach the tape without a user-space copy? */
-bool ltfs_splice_native(const struct ltfs_volume *v);
-
-/*
  * Zero-copy read: the longest prefix of the file bytes [off, off + len)
  * that can be taken straight from the backing file of a virtual tape
  * image: *fd (owned by the tape, valid while mounted) and *pos (its file
@@ -287,11 +271,96 @@ ssize_t ltfs_read_direct(struct ltfs_volume *v, uint64_t uid, size_t len,
 /* Can ltfs_read_direct() ever return ranges on this volume's tape? */
 bool ltfs_read_direct_possible(const struct ltfs_volume *v);
 
+/*
+ * ---- landing: write requests received straight into the write stream ----
+ *
+ * File data goes to tape from a ring of memory registered with the tape
+ * (tape_register_arena()), as records queued with tape_write_queued(), so
+ * that several can be in flight.  A daemon that receives a write request
+ * (header, then payload) with one read() can have the payload land where
+ * the next bytes of the stream belong, and nothing is copied:
+ *
+ *	ltfs_landing_get(v, hdr, room, &l);     read(fd, l.data - hdr, hdr + room);
+ *	ltfs_write_landed(v, uid, l.data, len, off);   (for a write request)
+ *	ltfs_landing_put(v, &l);                (after every request)
+ *
+ * One landing at a time.  Calls are serialised like every other call, but
+ * the memory of an outstanding landing may be written by the kernel while
+ * another thread calls ltfs_sync(): the core then copies the record being
+ * filled out of the way rather than queueing it from under the kernel.
+ */
+#define LTFS_LANDING_HDR_MAX 256
+/* Alignment of a landing's data (and of data - hdr when hdr is a multiple). */
+#define LTFS_LANDING_ALIGN 8u
+
+struct ltfs_landing {
+	unsigned char *data;	/* where the payload should land */
+	size_t hdr, room;	/* as asked */
+};
+
+/*
+ * Where the next write request's payload should land.  Promise until
+ * ltfs_landing_put(): [data - hdr, data + room) may be overwritten by the
+ * caller (and the kernel).  [data, data + room) is free memory of the
+ * stream: not in flight, not part of a record.  [data - hdr, data) is
+ * either free too or the end of the record being filled, whose bytes the
+ * core saved now and puts back when the request turns out not to be a
+ * write at data, or at ltfs_landing_put().  data is the end of the record
+ * being filled, or the page-aligned start of a fresh one, and always
+ * LTFS_LANDING_ALIGN-aligned: a record that ends unaligned gets a few
+ * zero bytes no extent names (counted as write_padding).  May wait for
+ * records in flight to retire.  Fails (the caller then receives into
+ * memory of its own and calls ltfs_write()) with -EROFS on a read-only
+ * volume, -EIO after a deferred write error, -EBUSY if a landing is
+ * outstanding, -EINVAL for hdr > LTFS_LANDING_HDR_MAX or a room the
+ * stream cannot offer, -EOPNOTSUPP when the block size is not a multiple
+ * of 4 KiB.
+ */
+int ltfs_landing_get(struct ltfs_volume *v, size_t hdr, size_t room,
+		     struct ltfs_landing *l);
+/*
+ * ltfs_write() for a request received into a landing.  If data is the
+ * outstanding landing's data and still the end of the stream, the bytes
+ * are in place: full records are queued from there and nothing is copied
+ * (counted as write_landed).  Otherwise (the stream moved on because a
+ * sync flushed the record being filled meanwhile, or data is elsewhere)
+ * it copies like ltfs_write().  Results as ltfs_write().
+ */
+ssize_t ltfs_write_landed(struct ltfs_volume *v, uint64_t uid, const void *data,
+			  size_t len, uint64_t off);
+/* End the landing: puts back the saved bytes.  After every landed request. */
+void ltfs_landing_put(struct ltfs_volume *v, struct ltfs_landing *l);
+/* Can ltfs_landing_get() ever succeed on this volume? */
+bool ltfs_landing_possible(const struct ltfs_volume *v);
+/* Are queued records written asynchronously (several in flight)? */
+bool ltfs_write_behind(const struct ltfs_volume *v);
+/*
+ * Register the write stream's memory with the tape again, from this
+ * process.  A process that fork()s after ltfs_mount() (a daemon going to
+ * the background) calls it in the child before writing: memory pinned for
+ * fixed-buffer I/O stays the parent's pages, and the child's writes to its
+ * copy would never reach the tape.  Returns 0 or a deferred write error.
+ */
+int ltfs_write_behind_reattach(struct ltfs_volume *v);
+
+/*
+ * After a deferred write error (a queued record failed after the write
+ * that filled it was acknowledged), the volume refuses writes with -EIO,
+ * sync, fsync and unmount fail, and no index is written that would name
+ * the lost blocks: the last index on tape stays the valid state.  Returns
+ * the error (0 if none) and a line for the log in msg.
+ */
+int ltfs_write_failure(const struct ltfs_volume *v, char msg[LTFS_ERRLEN]);
+
 /* How file data moved since mount (bytes). */
 struct ltfs_io_stats {
-	uint64_t write_spliced;		/* records put on tape from a pipe, no copy */
-	uint64_t write_copied;		/* through memory (ltfs_write, buffered pipe data) */
-	uint64_t write_pipe_copied;	/* of which read out of a pipe */
+	uint64_t write_landed;		/* went to tape from where the kernel put it */
+	uint64_t write_direct;		/* whole records written from the caller's buffer */
+	uint64_t write_copied;		/* copied by the core (incl. records moved in the ring) */
+	uint64_t write_padding;		/* zero bytes that aligned landings in records */
+	uint64_t records_queued;	/* data records given to tape_write_queued() */
+	uint64_t records_retired;	/* ... and known to be done */
+	uint64_t max_in_flight;		/* most records queued and not retired at once */
 	uint64_t read_direct;		/* handed out by ltfs_read_direct() */
 	uint64_t read_copied;		/* copied out by ltfs_read() */
 	uint64_t records_verified;	/* CRC checks made by ltfs_read_direct() */

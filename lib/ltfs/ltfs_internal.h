@@ -227,6 +227,34 @@ struct ltfs_verified {
 	unsigned part;
 };
 
+/*
+ * The write stream (stream.c).  File data is gathered in a ring of memory,
+ * the arena, where every record is a contiguous slice: the record being
+ * filled (wbuf, wlen bytes), then, when it is full, the next one right
+ * after it, so that one FUSE request received into the arena may fill
+ * several records in place.  Full records are queued to the tape from
+ * there (tape_write_queued) and their memory is reused only after the
+ * tape retired them.  The arena is registered with the tape once, so that
+ * a backend can do fixed-buffer I/O from it.
+ *
+ * LTFS_ARENA_BYTES: 64 records of the default 512 KiB block size, enough
+ * to keep a drive (or an O_DIRECT image) busy with many records in
+ * flight while the next FUSE requests arrive, and many times the largest
+ * landing window (a 1 MiB request plus its header), so that wrapping
+ * around the ring is rare.  It grows for larger block sizes (8 records).
+ */
+#define LTFS_ARENA_BYTES (32u << 20)
+#define LTFS_ARENA_MIN_RECORDS 8
+#define LTFS_PAGE 4096u
+/* Records queued and not yet known to be retired, at most. */
+#define LTFS_INFLIGHT_MAX 1024
+
+struct ltfs_inflight {
+	uint64_t seq;		/* tape_write_queued()'s number */
+	size_t off, len;	/* the record's bytes in the arena */
+	uint64_t block;		/* its data partition block */
+};
+
 struct ltfs_volume {
 	struct tape *t;
 	struct ltfs_label label;
@@ -245,8 +273,27 @@ struct ltfs_volume {
 	uint64_t ip_gen;	/* generation at the end of the IP, 0: none */
 	uint64_t dp_gen;	/* generation at the end of the DP, 0: none */
 
-	unsigned char *wbuf;	/* the DP record being filled (block dp_next) */
+	unsigned char *wbuf;	/* the DP record being filled (block dp_next): arena + rec_start */
 	size_t wlen;
+
+	/* the write stream (stream.c); arena is NULL on read-only volumes */
+	unsigned char *arena;
+	size_t arena_len;
+	size_t rec_start;		/* offset of wbuf in the arena */
+	bool arena_registered;		/* tape_register_arena() was called with it */
+	bool arena_async;		/* ... and the tape writes from it asynchronously */
+	struct ltfs_inflight *inflight;	/* FIFO of queued, unretired records */
+	size_t if_head, if_count;
+	int qerr;			/* deferred write error (negative errno), sticky */
+	uint64_t qerr_seq;		/* the first record of the stream lost */
+	uint64_t qerr_block;		/* its data partition block */
+	/* the outstanding landing (ltfs_landing_get .. ltfs_landing_put) */
+	bool land_active;
+	bool land_pending;		/* the request may still be arriving */
+	size_t land_lo, land_hi;	/* its window in the arena */
+	size_t land_data;		/* where its payload lands */
+	size_t land_saved_at, land_saved_len;	/* bytes of wbuf under the header */
+	unsigned char land_saved[LTFS_LANDING_HDR_MAX];
 	unsigned char *rbuf;	/* one record read cache */
 	size_t rlen;
 	unsigned rpart;
@@ -280,6 +327,42 @@ uint64_t ltfs_index_reserve(const struct ltfs_volume *v);
 int ltfs_meta_room(const struct ltfs_volume *v, uint64_t more);
 /* Write the buffered record (short if need be) to the DP. */
 int ltfs_flush_wbuf(struct ltfs_volume *v);
+
+/* ---- the write stream (stream.c) ---------------------------------------- */
+
+/* Allocate the arena (read-write volumes); wbuf points into it. */
+int ltfs_stream_init(struct ltfs_volume *v);
+/* Register the arena with the tape (at the end of a read-write mount). */
+void ltfs_stream_attach(struct ltfs_volume *v);
+/* Wait for everything in flight, unregister, free. */
+void ltfs_stream_free(struct ltfs_volume *v);
+/*
+ * Collect retired records (wait_for 0: without blocking; else block until
+ * record wait_for retired).  Notes early warning and a deferred error;
+ * returns v->qerr or 0.
+ */
+int ltfs_stream_collect(struct ltfs_volume *v, uint64_t wait_for);
+/* Block until nothing is in flight; v->qerr or 0. */
+int ltfs_stream_drain(struct ltfs_volume *v);
+/*
+ * Make [cursor - hdr, cursor + need) of the arena usable for the record
+ * being filled (cursor = its end): inside the arena, not in flight, not
+ * in a landing window the kernel may be writing.  The hdr bytes before the
+ * cursor may be the record's own.  May move the record being filled
+ * (its bytes are copied, counted) or wait for records to retire.
+ */
+int ltfs_stream_room(struct ltfs_volume *v, size_t hdr, size_t need);
+/*
+ * Queue wbuf[0, len) (len == bs, or a short last record) as block
+ * dp_next; the next record starts right after it (full records) or on a
+ * fresh page.  Errors as tape_write (negative errno).
+ */
+int ltfs_stream_queue(struct ltfs_volume *v, size_t len, bool contiguous);
+/* The saved header bytes back into wbuf if a landing left them out. */
+void ltfs_stream_restore(struct ltfs_volume *v);
+/* wbuf[0, wlen) with the bytes under an outstanding landing's header
+ * restored: wbuf itself, or a copy in scratch (bs bytes). */
+const unsigned char *ltfs_stream_view(struct ltfs_volume *v, unsigned char *scratch);
 /* Write an index construct to SCSI partition part. */
 int ltfs_write_index(struct ltfs_volume *v, unsigned part, const char *reason);
 int ltfs_locate(struct ltfs_volume *v, unsigned part, uint64_t block);

@@ -513,23 +513,6 @@ static void update_vci(struct ltfs_volume *v, unsigned part)
 		       sizeof(vci));
 }
 
-int ltfs_flush_wbuf(struct ltfs_volume *v)
-{
-	int rc;
-
-	if (!v->wlen)
-		return 0;
-	rc = ltfs_locate(v, v->dp, v->dp_next);
-	if (!rc)
-		rc = write_rec(v, v->wbuf, v->wlen);
-	if (rc)
-		return rc;
-	v->dp_next++;
-	v->dp_left -= v->dp_left < round4k(v->wlen) ? v->dp_left : round4k(v->wlen);
-	v->wlen = 0;
-	return 0;
-}
-
 static void refresh_space(struct ltfs_volume *v);
 
 int ltfs_write_index(struct ltfs_volume *v, unsigned part, const char *reason)
@@ -543,6 +526,14 @@ int ltfs_write_index(struct ltfs_volume *v, unsigned part, const char *reason)
 	size_t len, off;
 	int rc;
 
+	/*
+	 * The index names every block written so far: all of them must be on
+	 * tape first.  After a deferred failure some are not, and the last
+	 * index on tape must stay the valid state.
+	 */
+	rc = ltfs_stream_drain(v);
+	if (rc)
+		return rc;
 	memcpy(old_creator, ix->creator, sizeof(old_creator));
 	if (v->dirty || ix->generation == 0) {
 		/* a new generation: the namespace changed since the last index */
@@ -616,8 +607,8 @@ void ltfs_volume_free(struct ltfs_volume *v)
 {
 	if (!v)
 		return;
+	ltfs_stream_free(v);
 	ltfs_index_free(&v->ix);
-	free(v->wbuf);
 	free(v->rbuf);
 	free(v);
 }
@@ -640,9 +631,10 @@ static struct ltfs_volume *volume_new(struct tape *t, const char *creator)
 
 static int volume_buffers(struct ltfs_volume *v)
 {
-	v->wbuf = malloc(v->bs);
 	v->rbuf = malloc(v->bs);
-	return v->wbuf && v->rbuf ? 0 : -ENOMEM;
+	if (!v->rbuf)
+		return -ENOMEM;
+	return v->readonly ? 0 : ltfs_stream_init(v);
 }
 
 static void refresh_space(struct ltfs_volume *v)
@@ -1540,6 +1532,8 @@ int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 		}
 	}
 	v->pos_known = false;
+	if (!v->readonly)
+		ltfs_stream_attach(v);
 	*out = v;
 	return 0;
 fail:
@@ -1666,8 +1660,12 @@ int ltfs_unmount(struct ltfs_volume *v, char err[LTFS_ERRLEN])
 		return 0;
 	if (!v->readonly) {
 		rc = ltfs_flush_wbuf(v);
-		if (rc)
+		if (!rc)
+			rc = ltfs_stream_drain(v);
+		if (rc && v->qerr)
 			/* an index now would name data that is not on tape */
+			ltfs_write_failure(v, err);
+		else if (rc)
 			errf(err, "writing the last data record failed: %s; changes since the "
 			     "last sync are lost", strerror(-rc));
 		else

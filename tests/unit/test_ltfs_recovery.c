@@ -183,7 +183,13 @@ static void killed_writer(const char *path)
 			_exit(6);
 		free(buf);
 	}
-	/* some of that reached the tape as records, none has an index */
+	/*
+	 * Some of that reached the tape as records, none has an index.  With
+	 * write-behind, records still in flight die with the process (as in
+	 * a drive's buffer at a power loss): wait until the queued ones are
+	 * on the medium, which is what this test is about.
+	 */
+	tape_queue_reap(ltfs_tape(v), UINT64_MAX, NULL);
 	kill(getpid(), SIGKILL);
 	_exit(7);
 }

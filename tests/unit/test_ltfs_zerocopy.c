@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_ltfs_zerocopy.c - the zero-copy data path below the daemon:
- * tape_write_splice() and tape_image_verify_record() on an image, then
- * ltfs_write_pipe() (whole records spliced, the rest buffered) and
- * ltfs_read_direct() (verified image ranges), compared byte for byte with
- * what was written, with the counters of ltfs_io_stats(), and against a
- * record damaged in the image file.
+ * tape_write_splice() and tape_image_verify_record() on an image; write
+ * requests landed in the write stream (ltfs_landing_get/ltfs_write_landed/
+ * ltfs_landing_put: files packed mid-record, requests crossing records,
+ * odd sizes, a request that is not a write, the ring's wrap, a sync while
+ * a landing is out), plain writes, a deferred write error, and
+ * ltfs_read_direct() (verified image ranges); compared byte for byte after
+ * remounts, with the counters of ltfs_io_stats(), and against a record
+ * damaged in the image file.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "test_ltfs_util.h"
+#include "tape/tape_backend.h"
 
 #define BS 65536u
 #define PIPE_BYTES (1u << 20)
@@ -126,23 +130,50 @@ static void test_tape_level(void)
 	free(back);
 }
 
-/* Write len bytes at off to uid through a pipe, the way the daemon does. */
-static ssize_t write_via_pipe(struct ltfs_volume *v, int p[2], uint64_t uid,
-			      const unsigned char *buf, size_t len, uint64_t off)
+/* What the daemon's loop asks for: a FUSE write header, the largest request. */
+#define HDR 80
+#define ROOM ((1u << 20) + 4096)
+
+/*
+ * One write request the way the daemon and the kernel do it: a landing,
+ * the request header written over the bytes before it, the payload at
+ * data, then ltfs_write_landed() and ltfs_landing_put().  -1000 - errno
+ * if no landing could be had.
+ */
+static ssize_t land(struct ltfs_volume *v, uint64_t uid, const unsigned char *buf,
+		    size_t len, uint64_t off)
 {
+	struct ltfs_landing l;
 	ssize_t n;
+	int rc = ltfs_landing_get(v, HDR, ROOM, &l);
 
-	if (pipe_fill(p[1], buf, len))
-		return -999;
-	n = ltfs_write_pipe(v, uid, p[0], len, off);
-	/* like libfuse: whatever was not taken is thrown away */
-	while (pipe_ready(p[0]) > 0) {
-		char junk[4096];
-
-		if (read(p[0], junk, sizeof(junk)) <= 0)
-			break;
-	}
+	if (rc)
+		return -1000 + rc;
+	if ((uintptr_t)(l.data - HDR) % 8)
+		return -2000;	/* the FUSE header would be misaligned */
+	memset(l.data - HDR, 0xA5, HDR);
+	memcpy(l.data, buf, len);
+	n = ltfs_write_landed(v, uid, l.data, len, off);
+	ltfs_landing_put(v, &l);
 	return n;
+}
+
+/* Write data[0, len) to a new file in requests of req bytes, all landed. */
+static uint64_t land_file(struct ltfs_volume *v, const char *name,
+			  const unsigned char *data, size_t len, size_t req)
+{
+	struct ltfs_stat st;
+	size_t off;
+
+	if (ltfs_create(v, LTFS_ROOT_UID, name, &st))
+		return 0;
+	for (off = 0; off < len; off += req) {
+		size_t k = len - off < req ? len - off : req;
+
+		if (land(v, st.uid, data + off, k, off) != (ssize_t)k)
+			return 0;
+	}
+	return st.uid;
 }
 
 /* Read [off, off+len) of uid with ltfs_read_direct + pread, or ltfs_read where it says 0. */
@@ -172,90 +203,180 @@ static int read_mixed(struct ltfs_volume *v, uint64_t uid, unsigned char *out,
 	return 0;
 }
 
-static void test_core(void)
+struct named {
+	const char *name;
+	const unsigned char *data;
+	size_t len;
+};
+
+/* Every file of the list reads identical (ltfs_read). */
+static int all_equal(struct ltfs_volume *v, const struct named *f, size_t nf)
 {
-	const char *path = image_new("core.img", 256ull << 20);
-	size_t big = 40 * BS + 12345, direct = 0;
-	unsigned char *data = malloc(big), *back = malloc(big), *small = malloc(5000);
-	struct ltfs_io_stats io;
+	size_t i;
+
+	for (i = 0; i < nf; i++) {
+		uint64_t uid = lookup_uid(v, LTFS_ROOT_UID, f[i].name);
+
+		if (!uid || !file_equals(v, uid, f[i].data, f[i].len)) {
+			printf("# %s differs\n", f[i].name);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void test_landing(void)
+{
+	const char *path = image_new("land.img", 512ull << 20);
+	size_t big = 40 * BS + 12345, odd = 3 << 20, wrap = 40u << 20, direct = 0;
+	unsigned char *data = malloc(big), *odd_data = malloc(odd), *small = malloc(5000);
+	unsigned char *wrap_data = malloc(wrap), *back = malloc(wrap), *race = malloc(300000);
+	struct ltfs_io_stats io, io2;
+	struct ltfs_landing l;
 	struct ltfs_volume *v;
 	struct ltfs_stat st;
 	struct tape *t = tape_at(path, 0);
-	uint64_t uid, suid, off;
-	uint32_t len, crc;
-	int p[2], fd, rc;
+	uint64_t uid, suid, tuid;
 	ssize_t n;
+	int rc;
 
-	CHECK(t && data && back && small && pipe_new(p) == 0, "volume and pipe");
-	if (!t || !data || !back || !small)
+	CHECK(t && data && odd_data && small && wrap_data && back && race, "volume and buffers");
+	if (!t || !data || !odd_data || !small || !wrap_data || !back || !race)
 		exit(2);
-	CHECK_EQ(format_default(t, BS, "zc"), 0, "format");
+	CHECK_EQ(format_default(t, BS, "land"), 0, "format");
 	v = mount_rw(t);
 	if (!v)
 		exit(2);
-	CHECK(ltfs_splice_native(v) && ltfs_read_direct_possible(v), "an image volume splices");
+	CHECK(ltfs_landing_possible(v), "a read-write image volume offers landings");
 	fill_random(data, big);
+	fill_random(odd_data, odd);
 	fill_random(small, 5000);
+	fill_random(wrap_data, wrap);
+	fill_random(race, 300000);
 
 	/* a small file first, so the big one starts in the middle of a record */
-	CHECK_EQ(ltfs_create(v, LTFS_ROOT_UID, "small", &st), 0, "create small");
-	suid = st.uid;
-	CHECK_EQ(write_via_pipe(v, p, suid, small, 5000, 0), 5000, "small file through a pipe");
+	suid = land_file(v, "small", small, 5000, 5000);
+	CHECK(suid != 0, "small file landed");
 	ltfs_io_stats(v, &io);
-	CHECK_EQ(io.write_spliced, 0, "a small file is not spliced");
-	CHECK_EQ(io.write_pipe_copied, 5000, "... it is gathered in the write buffer");
+	CHECK_EQ(io.write_landed, 5000, "its bytes count as landed");
+	CHECK_EQ(io.write_copied, 0, "... and nothing was copied");
 
-	CHECK_EQ(ltfs_create(v, LTFS_ROOT_UID, "big", &st), 0, "create big");
-	uid = st.uid;
-	/* pieces of 15 records: the first fills the shared record, the rest align */
-	for (off = 0; off < big; off += 15 * BS) {
-		size_t k = big - off < 15 * BS ? big - off : 15 * BS;
+	/* 1 MiB requests: each fills the shared record, then runs on across
+	 * 15 more records contiguously in the stream */
+	uid = land_file(v, "big", data, big, 1u << 20);
+	CHECK(uid != 0, "big file landed in 1 MiB requests crossing records");
+	ltfs_io_stats(v, &io);
+	CHECK_EQ(io.write_landed, big + 5000, "everything written counts as landed");
+	CHECK_EQ(io.write_copied, 0, "nothing copied");
+	CHECK_EQ(io.write_direct, 0, "nothing written around the stream");
+	CHECK(io.records_queued == (big + 5000) / BS,
+	      "every full record was queued from the stream (%llu)",
+	      (unsigned long long)io.records_queued);
 
-		n = write_via_pipe(v, p, uid, data + off, k, off);
-		if (n != (ssize_t)k)
-			break;
+	/* odd request sizes: records end in the middle of requests, and
+	 * the next request's header is aligned by a few bytes of padding */
+	CHECK(land_file(v, "odd", odd_data, odd, 777777) != 0, "odd-sized requests landed");
+	ltfs_io_stats(v, &io);
+	CHECK(io.write_padding > 0 && io.write_padding < 8 * (odd / 777777 + 1),
+	      "... a few bytes of padding aligned their headers (%llu)",
+	      (unsigned long long)io.write_padding);
+	/* a record shorter than a header, right after one still in flight,
+	 * is moved rather than waited for: at most that was copied */
+	CHECK(io.write_copied < HDR * (odd / 777777 + 1),
+	      "... copied at most short record starts (%llu)", (unsigned long long)io.write_copied);
+
+	/* a request that is not a write lands and leaves the stream alone */
+	rc = ltfs_landing_get(v, HDR, ROOM, &l);
+	CHECK_EQ(rc, 0, "a landing for a request that is not a write");
+	if (!rc) {
+		struct ltfs_landing l2;
+
+		CHECK_EQ(ltfs_landing_get(v, HDR, ROOM, &l2), -EBUSY, "... one landing at a time");
+		memset(l.data - HDR, 0x5A, HDR + 300);
+		/* read the record being filled while the header lies over its end */
+		memset(back, 0, odd);
+		n = ltfs_read(v, lookup_uid(v, LTFS_ROOT_UID, "odd"), back, odd, 0);
+		CHECK(n == (ssize_t)odd && memcmp(back, odd_data, odd) == 0,
+		      "reading the record being filled during a landing: identical");
+		ltfs_landing_put(v, &l);
 	}
-	CHECK(off >= big, "big file through a pipe in 15-record pieces");
-	ltfs_io_stats(v, &io);
-	CHECK(io.write_spliced >= 36 * BS, "most of it spliced (%llu of %zu)",
-	      (unsigned long long)io.write_spliced, big);
-	CHECK_EQ(io.write_spliced % BS, 0, "only whole records are spliced");
-	CHECK_EQ(io.write_spliced + io.write_pipe_copied, big + 5000,
-		 "spliced + gathered == everything written");
-
-	/* an unaligned overwrite in the middle goes through the buffer */
-	fill_random(back, 3 * BS);
-	CHECK_EQ(write_via_pipe(v, p, uid, back, 3 * BS, 7 * BS + 999), 3 * BS,
-		 "overwrite 3 records' worth at an unaligned offset");
-	memcpy(data + 7 * BS + 999, back, 3 * BS);
-
-	/* a pipe holding less than announced: refused, file unchanged */
-	pipe_fill(p[1], data, 100);
-	n = ltfs_write_pipe(v, uid, p[0], 200, 0);
-	CHECK_EQ(n, -EIO, "a short pipe: -EIO");
-	while (pipe_ready(p[0]) > 0 && read(p[0], back, 4096) > 0)
-		;
-	CHECK(file_equals(v, uid, data, big), "big file identical before sync (ltfs_read)");
-	CHECK(file_equals(v, suid, small, 5000), "small file identical before sync");
-
-	/* the last small file is in the write buffer: left to ltfs_read */
 	{
-		uint64_t pos, tuid;
+		const struct named f[] = { { "small", small, 5000 }, { "big", data, big },
+					   { "odd", odd_data, odd } };
 
-		CHECK_EQ(ltfs_create(v, LTFS_ROOT_UID, "tail", &st), 0, "create tail");
-		tuid = st.uid;
-		CHECK_EQ(write_via_pipe(v, p, tuid, small, 1000, 0), 1000, "tail file");
+		CHECK(all_equal(v, f, 3), "after a request that was not a write: all identical");
+	}
+
+	/* a short file, still in the record being filled: served from memory */
+	tuid = land_file(v, "tail", small, 1000, 1000);
+	CHECK(tuid != 0, "tail file landed");
+	{
+		uint64_t pos;
+		int fd;
+
 		n = ltfs_read_direct(v, tuid, 1000, 0, &fd, &pos);
-		CHECK_EQ(n, 0, "data in the write buffer is not served directly");
+		CHECK_EQ(n, 0, "data in the record being filled is not served directly");
 		CHECK(file_equals(v, tuid, small, 1000), "... ltfs_read has it");
 	}
+
+	/*
+	 * The sync thread's race, in one thread: a landing is out, the kernel
+	 * writes the header over the end of the record being filled (and the
+	 * payload), and a periodic sync flushes that record meanwhile.  The
+	 * record must reach the tape with its real bytes, and the landed
+	 * payload, no longer at the end of the stream, is copied.
+	 */
+	CHECK_EQ(ltfs_create(v, LTFS_ROOT_UID, "race", &st), 0, "create race");
+	CHECK_EQ(land(v, st.uid, race, 100000, 0), 100000, "race: a first part landed");
+	ltfs_io_stats(v, &io);
+	rc = ltfs_landing_get(v, HDR, ROOM, &l);
+	CHECK_EQ(rc, 0, "race: a landing for the second part");
+	if (!rc) {
+		memset(l.data - HDR, 0xEE, HDR);
+		memcpy(l.data, race + 100000, 200000);
+		CHECK_EQ(ltfs_sync(v, "Periodic Sync"), 0, "race: a sync while the landing is out");
+		n = ltfs_write_landed(v, st.uid, l.data, 200000, 100000);
+		CHECK_EQ(n, 200000, "race: the landed write after the sync");
+		ltfs_landing_put(v, &l);
+		ltfs_io_stats(v, &io2);
+		CHECK_EQ(io2.write_landed, io.write_landed, "race: ... was not taken as landed");
+		CHECK(io2.write_copied >= io.write_copied + 200000,
+		      "race: ... it and the flushed record were copied (%llu more)",
+		      (unsigned long long)(io2.write_copied - io.write_copied));
+	}
+	{
+		const struct named f[] = { { "small", small, 5000 }, { "big", data, big },
+					   { "odd", odd_data, odd }, { "race", race, 300000 },
+					   { "tail", small, 1000 } };
+
+		CHECK(all_equal(v, f, 5), "after the race: all identical");
+	}
+
+	/* more than the ring holds: the stream goes round, moving only the
+	 * bytes of the record being filled */
+	ltfs_io_stats(v, &io);
+	CHECK(land_file(v, "wrap", wrap_data, wrap, 1u << 20) != 0,
+	      "40 MiB landed through a 32 MiB ring");
+	ltfs_io_stats(v, &io2);
+	CHECK_EQ(io2.write_landed - io.write_landed, wrap, "... all of it landed");
+	CHECK(io2.write_copied - io.write_copied <= 2 * BS,
+	      "... at most the record being filled was moved at the wrap (%llu bytes)",
+	      (unsigned long long)(io2.write_copied - io.write_copied));
+	CHECK(io2.records_retired <= io2.records_queued, "retired <= queued (%llu, %llu)",
+	      (unsigned long long)io2.records_retired, (unsigned long long)io2.records_queued);
 	CHECK_EQ(unmount_ok(v), 0, "unmount");
 
 	v = mount_rw(t);
 	if (!v)
 		exit(2);
+	{
+		const struct named f[] = { { "small", small, 5000 }, { "big", data, big },
+					   { "odd", odd_data, odd }, { "race", race, 300000 },
+					   { "tail", small, 1000 }, { "wrap", wrap_data, wrap } };
+
+		CHECK(all_equal(v, f, 6), "after remount: every file identical");
+	}
 	uid = lookup_uid(v, LTFS_ROOT_UID, "big");
-	suid = lookup_uid(v, LTFS_ROOT_UID, "small");
 	memset(back, 0, big);
 	rc = read_mixed(v, uid, back, big, 0, &direct);
 	CHECK(rc == 0 && memcmp(back, data, big) == 0,
@@ -264,21 +385,19 @@ static void test_core(void)
 	ltfs_io_stats(v, &io);
 	CHECK(io.records_verified >= 40 && io.records_verified <= 44,
 	      "each record verified once (%llu)", (unsigned long long)io.records_verified);
+	uid = lookup_uid(v, LTFS_ROOT_UID, "wrap");
 	direct = 0;
-	rc = read_mixed(v, uid, back, big, 0, &direct);
-	ltfs_io_stats(v, &io);
-	CHECK(rc == 0 && io.records_verified <= 44, "a second pass does not verify again (%llu)",
-	      (unsigned long long)io.records_verified);
-	direct = 0;
-	rc = read_mixed(v, suid, back, 5000, 0, &direct);
-	CHECK(rc == 0 && memcmp(back, small, 5000) == 0 && direct == 5000,
-	      "the small file (shares a record) reads identical and direct");
+	rc = read_mixed(v, uid, back, wrap, 0, &direct);
+	CHECK(rc == 0 && memcmp(back, wrap_data, wrap) == 0,
+	      "the file written across the wrap reads identical through direct ranges");
 
 	/* a hole is left to ltfs_read, which makes the zeros */
 	{
 		struct ltfs_setattr sa = { .mask = LTFS_SET_LENGTH, .length = big + 3 * BS };
 		uint64_t pos;
+		int fd;
 
+		uid = lookup_uid(v, LTFS_ROOT_UID, "big");
 		CHECK_EQ(ltfs_setattr(v, uid, &sa, &st), 0, "extend the file with a hole");
 		n = ltfs_read_direct(v, uid, BS, big + BS, &fd, &pos);
 		CHECK_EQ(n, 0, "a hole is not served directly");
@@ -289,9 +408,10 @@ static void test_core(void)
 	/* damage record 20 of the big file's run: direct read fails with EIO */
 	{
 		struct ltfs_node *nd = ltfs_tree_get(&v->ix.tree, uid);
-		uint64_t block = nd->ext[0].startblock + 20, pos;
+		uint64_t block = nd->ext[0].startblock + 20, pos, off;
+		uint32_t len, crc;
 		unsigned char b;
-		int dp = ltfs_part_scsi(v, nd->ext[0].part);
+		int fd, dp = ltfs_part_scsi(v, nd->ext[0].part);
 
 		rc = tape_image_record_extent(t, (uint32_t)dp, block, &fd, &off, &len, &crc);
 		CHECK_EQ(rc, 0, "find record %llu in the image", (unsigned long long)block);
@@ -314,12 +434,133 @@ static void test_core(void)
 		CHECK(n > 0 && n < 3 * BS, "a range running into it stops before it (%zd)", n);
 	}
 	CHECK_EQ(unmount_ok(v), 0, "unmount");
-	close(p[0]);
-	close(p[1]);
 	tape_close(t);
 	free(data);
-	free(back);
+	free(odd_data);
 	free(small);
+	free(wrap_data);
+	free(back);
+	free(race);
+}
+
+/* ltfs_write() (the daemon's plain buffer, -o nolanding) copies or writes around. */
+static void test_plain_writes(void)
+{
+	const char *path = image_new("plain.img", 128ull << 20);
+	size_t big = 20 * BS;
+	unsigned char *data = malloc(big);
+	struct ltfs_io_stats io;
+	struct ltfs_volume *v;
+	struct tape *t = tape_at(path, 0);
+	uint64_t uid;
+
+	CHECK(t && data, "plain: volume");
+	if (!t || !data)
+		exit(2);
+	CHECK_EQ(format_default(t, BS, "plain"), 0, "plain: format");
+	v = mount_rw(t);
+	if (!v)
+		exit(2);
+	fill_random(data, big);
+	uid = put_file(v, LTFS_ROOT_UID, "aligned", data, big, 4 * BS);
+	ltfs_io_stats(v, &io);
+	CHECK(uid != 0 && io.write_direct == big && io.write_copied == 0 && io.write_landed == 0,
+	      "plain aligned records go to tape from the caller's buffer (direct %llu)",
+	      (unsigned long long)io.write_direct);
+	uid = put_file(v, LTFS_ROOT_UID, "unaligned", data, 1000, 1000);
+	ltfs_io_stats(v, &io);
+	CHECK(uid != 0 && io.write_copied == 1000, "a short plain write is copied");
+	CHECK_EQ(unmount_ok(v), 0, "plain: unmount");
+	v = mount_rw(t);
+	if (!v)
+		exit(2);
+	{
+		const struct named f[] = { { "aligned", data, big }, { "unaligned", data, 1000 } };
+
+		CHECK(all_equal(v, f, 2), "plain: identical after remount");
+	}
+	CHECK_EQ(unmount_ok(v), 0, "plain: unmount");
+	tape_close(t);
+	free(data);
+}
+
+static int first_generation(void *ctx, const struct ltfs_generation *g)
+{
+	*(uint64_t *)ctx = g->generation;
+	return 1;
+}
+
+/*
+ * A queued record fails after the write that filled it was acknowledged
+ * (the tape says so later, in tape_queue_state): the volume must refuse
+ * writes, fail sync, fsync and unmount, and write no index naming the
+ * lost blocks.  The failure is injected into the handle's queue state the
+ * way a backend records one.
+ */
+static void test_deferred_error(void)
+{
+	const char *path = image_new("deferred.img", 128ull << 20);
+	size_t len = 3 * BS + 777;
+	unsigned char *kept = malloc(len), *lost = malloc(len);
+	char err[LTFS_ERRLEN], msg[LTFS_ERRLEN];
+	struct ltfs_landing l;
+	struct ltfs_volume *v;
+	struct ltfs_stat st;
+	struct tape *t = tape_at(path, 0);
+	uint64_t gen = 0, newest = 0, luid;
+
+	CHECK(t && kept && lost, "deferred: volume");
+	if (!t || !kept || !lost)
+		exit(2);
+	CHECK_EQ(format_default(t, BS, "deferred"), 0, "deferred: format");
+	v = mount_rw(t);
+	if (!v)
+		exit(2);
+	fill_random(kept, len);
+	fill_random(lost, len);
+	CHECK(land_file(v, "kept", kept, len, 1u << 20) != 0, "deferred: a file landed");
+	CHECK_EQ(ltfs_sync(v, "Sync"), 0, "deferred: synced");
+	gen = v->ix.generation;
+	luid = land_file(v, "lost", lost, BS + 5, 1u << 20);
+	CHECK(luid != 0, "deferred: a second file landed, acknowledged");
+	tape_queue_reap(t, UINT64_MAX, NULL);
+	/* what a backend records when record N failed */
+	t->q.error = -EIO;
+	t->q.error_seq = t->q.queued;
+	t->q.error_sense = TAPE_SENSE_HARDWARE;
+
+	CHECK_EQ(ltfs_create(v, LTFS_ROOT_UID, "after", &st), 0, "deferred: create after");
+	CHECK_EQ(land(v, st.uid, lost, 2 * BS, 0), -EIO,
+		 "deferred: the next write that queues a record learns of it: -EIO");
+	CHECK_EQ(ltfs_write_failure(v, msg), -EIO, "deferred: the volume knows");
+	printf("# %s\n", msg);
+	CHECK(strstr(msg, "not on tape") != NULL, "deferred: ... and says what it means");
+	CHECK_EQ(ltfs_landing_get(v, HDR, ROOM, &l), -EIO, "deferred: no more landings");
+	CHECK_EQ(ltfs_write(v, st.uid, lost, 100, 0), -EIO, "deferred: plain writes refused");
+	CHECK(ltfs_sync(v, "Sync") < 0, "deferred: sync fails");
+	CHECK(ltfs_fsync(v, luid) < 0, "deferred: fsync fails");
+	CHECK(ltfs_unmount(v, err) < 0, "deferred: unmount fails: %s", err);
+	CHECK(strstr(err, "not on tape") != NULL, "deferred: unmount says why");
+	tape_close(t);
+
+	t = tape_at(path, 0);
+	if (!t)
+		exit(2);
+	ltfs_list_generations(t, first_generation, &newest, err);
+	CHECK_EQ(newest, gen, "deferred: no index was written after the failure");
+	v = mount_rw(t);
+	CHECK(v != NULL, "deferred: the volume mounts again");
+	if (v) {
+		const struct named f[] = { { "kept", kept, len } };
+
+		CHECK(all_equal(v, f, 1), "deferred: the file synced before is intact");
+		CHECK_EQ(lookup_uid(v, LTFS_ROOT_UID, "after"), 0,
+			 "deferred: files of the lost writes are not in the namespace");
+		unmount_ok(v);
+	}
+	tape_close(t);
+	free(kept);
+	free(lost);
 }
 
 /*
@@ -391,7 +632,9 @@ int main(void)
 {
 	tdir_make();
 	test_tape_level();
-	test_core();
+	test_landing();
+	test_plain_writes();
+	test_deferred_error();
 	test_truncated_image();
 	tdir_clean();
 	return tap_done();
