@@ -352,9 +352,12 @@ const unsigned char *ltfs_stream_view(struct ltfs_volume *v, unsigned char *scra
 
 	if (!v->land_saved_len)
 		return v->wbuf;
-	/* the request header lies over the record's end: show what it hides */
-	memcpy(scratch, v->wbuf, v->wlen);
+	/*
+	 * The request header lies over the record's end (the kernel may be
+	 * writing it right now): the bytes before it, then the saved ones.
+	 */
 	at = v->land_saved_at - v->rec_start;
+	memcpy(scratch, v->wbuf, at);
 	memcpy(scratch + at, v->land_saved, v->land_saved_len);
 	return scratch;
 }
