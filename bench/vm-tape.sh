@@ -1,13 +1,15 @@
 #!/bin/bash
 # vm-tape.sh - the guest benchmarks of bench/guest/ in the VM rig: 1 MiB
 # records through /dev/tapedma0 (uring_cmd on registered buffers, write(2))
-# versus /dev/nst0 (tape-stream.c, issue 4), and a 256 MiB file through the
-# filesystem on each (fs-stream.sh, issue 5).  Not part of make check: the
-# rig runs them only because VM_GUEST_DIR points it here.
+# versus /dev/nst0 (tape-stream.c, issue 4), 512 KiB records through the
+# library's tapedma backend, synchronous versus queued at several depths
+# (tape-queue.c), and a 256 MiB file through the filesystem on each device
+# (fs-stream.sh, issue 5).  Not part of make check: the rig runs them only
+# because VM_GUEST_DIR points it here.
 #
-#   bench/vm-tape.sh [--only tape-stream|fs-stream] [--head]
+#   bench/vm-tape.sh [--only tape-stream|tape-queue|fs-stream[,...]] [--head]
 #
-#   --only NAME  one of the two benchmarks (default: both)
+#   --only NAME  one of the benchmarks, or a comma-separated list (default: all)
 #   --head       measure the committed state: build HEAD's tree (git
 #                archive) in a temporary directory and give the guest its
 #                binaries and library, not build/rel, which other people
@@ -32,7 +34,7 @@ root=$PWD
 only= head=0
 while [ $# -gt 0 ]; do
 	case $1 in
-	--only) only=${2:?--only needs tape-stream or fs-stream}; shift ;;
+	--only) only=${2:?--only needs tape-stream, tape-queue or fs-stream}; shift ;;
 	--only=*) only=${1#--only=} ;;
 	--head) head=1 ;;
 	-h|--help) sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;

@@ -15,8 +15,11 @@
 #   request is what separates the two.
 # Prints MB/s (10^6 bytes/s) per run with the share of the guest's CPUs
 # that was busy, the medians, the ratios tapedma/nst, and tapedma.ko's
-# counters (bytes_zero_copy, bytes_copied) over the runs.  TAP points: each
-# run's files came back identical, the module copied no byte.  Size: 256
+# counters (bytes_zero_copy, bytes_copied) over the runs, and the daemon's
+# (user.fusetape.stats on the mount root, read with getfattr before each
+# unmount: data path, bytes landed, direct and copied, records queued).
+# TAP points: each run's files came back identical, the module copied no
+# byte, the daemon copied no written byte on tapedma0.  Size: 256
 # MiB, or FUSETAPE_TAPE_MB / 3 on a tape smaller than 700 MiB (the tape
 # holds two copies).  Run by bench/vm-tape.sh, never by make check.
 
@@ -105,6 +108,27 @@ unmount_dev() {	# unmount_dev TAG
 	mounted=0
 }
 
+# dstats TAG D: the daemon's counters (user.fusetape.stats on the mount
+# root) after a write, before the unmount; adds "write copied" to dcp_D
+dstats() {
+	if ! getfattr --only-values -n user.fusetape.stats mnt >dstats.out 2>/dev/null; then
+		echo "$1: no user.fusetape.stats on the mount"
+		eval "dcp_$2=?"
+		return 0
+	fi
+	echo "$1: daemon: $(grep -E '^(write path|write bytes|write landed|write direct|write copied|records queued|max in flight|landing refused):' dstats.out |
+		sed 's/: /=/' | tr '\n' ' ')"
+	wc=$(sed -n 's/^write copied: *//p' dstats.out)
+	eval "prev=\${dcp_$2:-0}"
+	case $wc in
+	""|*[!0-9]*) eval "dcp_$2=?"; return 0 ;;	# missing once: unknown
+	esac
+	case $prev in
+	*[!0-9]*) return 0 ;;	# unknown stays unknown
+	esac
+	eval "dcp_$2=$((prev + wc))"
+}
+
 # run DEV RUN: one measured round; sets cp_s dd_s rd_s (seconds) and *_busy
 run() {
 	dev=$1 tag="run $2 ${1#/dev/}"
@@ -112,11 +136,13 @@ run() {
 	mount_dev "$tag" "$dev" || return 1
 	t0=$(now) c0=$(ticks)
 	step "$tag" "cp" cp src.bin mnt/cp.bin || return 1
+	dstats "$tag cp" "$d"
 	unmount_dev "$tag" || return 1
 	cp_s=$(since "$t0") cp_busy=$(busy_since "$c0")
 	mount_dev "$tag" "$dev" || return 1
 	t0=$(now) c0=$(ticks)
 	step "$tag" "dd" dd if=src.bin of=mnt/dd.bin bs=1M || return 1
+	dstats "$tag dd" "$d"
 	unmount_dev "$tag" || return 1
 	dd_s=$(since "$t0") dd_busy=$(busy_since "$c0")
 	mount_dev "$tag" "$dev" -o ro || return 1
@@ -166,6 +192,9 @@ if [ -c /dev/tapedma0 ]; then
 		echo "RESULT fs ratio tapedma0/nst: write cp $(ratio "$mc_tapedma0" "$mc_nst"), write dd $(ratio "$mw_tapedma0" "$mw_nst"), read $(ratio "$mr_tapedma0" "$mr_nst")"
 	fi
 	echo "RESULT fs counters tapedma0 ($RUNS runs): bytes_zero_copy +$((zc1 - zc0)) bytes_copied +$((cp1 - cp0))"
+	echo "RESULT fs daemon write copied ($RUNS runs, cp and dd): nst ${dcp_nst:-?} bytes, tapedma0 ${dcp_tapedma0:-?} bytes"
+	[ "${dcp_tapedma0:-?}" = 0 ]
+	check $? "the daemon copied no written byte on tapedma0 (user.fusetape.stats: ${dcp_tapedma0:-?})"
 	[ $((cp1 - cp0)) -eq 0 ]
 	check $? "tapedma.ko copied no byte during the filesystem runs"
 	[ $((zc1 - zc0)) -ge $((bytes * 3)) ]

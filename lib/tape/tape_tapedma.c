@@ -1155,6 +1155,11 @@ static struct wq_slot *wq_slot(struct tdma_wq *q, uint64_t seq)
 	return &q->slots[(seq - 1) % q->depth];
 }
 
+/*
+ * Records outstanding at most: FUSETAPE_TAPEDMA_QDEPTH (1 .. 64) if set, for
+ * measurements; 0 there turns write-behind off (tape_register_arena() says
+ * EOPNOTSUPP, every write is synchronous).
+ */
 static unsigned wq_depth(void)
 {
 	const char *s = getenv("FUSETAPE_TAPEDMA_QDEPTH");
@@ -1164,7 +1169,7 @@ static unsigned wq_depth(void)
 	if (!s || !*s)
 		return WQ_DEPTH_DEFAULT;
 	v = strtol(s, &end, 10);
-	if (*end || v < 1)
+	if (*end || v < 0)
 		return WQ_DEPTH_DEFAULT;
 	return v > WQ_DEPTH_MAX ? WQ_DEPTH_MAX : (unsigned)v;
 }
@@ -1589,6 +1594,8 @@ static int tdma_register_arena(struct tape *t, void *base, size_t len)
 		return -EOPNOTSUPP;	/* SG_IO has no uring_cmd: synchronous */
 	if (t->readonly)
 		return -EROFS;
+	if (wq_depth() == 0)
+		return -EOPNOTSUPP;	/* turned off by FUSETAPE_TAPEDMA_QDEPTH=0 */
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
