@@ -13,6 +13,7 @@
  * put where the kernel may be writing an outstanding landing.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,33 @@ static void set_rec_start(struct ltfs_volume *v, size_t off)
 	v->wbuf = v->arena + off;
 }
 
+/*
+ * The kernel copies every request into the arena page by page, pinning
+ * each: on 2 MiB pages (transparent huge pages, where the system allows
+ * them) that costs less, and the tape's fixed-buffer registration
+ * coalesces them.  So the arena is 2 MiB-aligned and asks for them.
+ */
+#define ARENA_ALIGN (2u << 20)
+
+static void *map_arena(size_t len)
+{
+	unsigned char *p, *q;
+	size_t head;
+
+	p = mmap(NULL, len + ARENA_ALIGN, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	q = (unsigned char *)(((uintptr_t)p + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1));
+	head = (size_t)(q - p);
+	if (head)
+		munmap(p, head);
+	munmap(q + len, ARENA_ALIGN - head);
+	/* a hint: without huge pages everything works the same */
+	madvise(q, len, MADV_HUGEPAGE);
+	return q;
+}
+
 int ltfs_stream_init(struct ltfs_volume *v)
 {
 	size_t len = LTFS_ARENA_BYTES;
@@ -49,8 +77,8 @@ int ltfs_stream_init(struct ltfs_volume *v)
 
 	if ((size_t)v->bs * LTFS_ARENA_MIN_RECORDS > len)
 		len = page_up((size_t)v->bs * LTFS_ARENA_MIN_RECORDS);
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	p = map_arena(len);
+	if (!p)
 		return -ENOMEM;
 	v->inflight = calloc(LTFS_INFLIGHT_MAX, sizeof(*v->inflight));
 	if (!v->inflight) {
