@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -635,8 +636,14 @@ static void kill_round(const char *path, unsigned round, unsigned target, unsign
 		kill_child(path, round, start, pfd[1]);
 	}
 	close(pfd[1]);
-	while (reported < target && read(pfd[0], &v, sizeof(v)) == sizeof(v))
+	/* a child that stops making progress is a failure, not a hang */
+	while (reported < target) {
+		struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
+
+		if (poll(&pf, 1, 20000) != 1 || read(pfd[0], &v, sizeof(v)) != sizeof(v))
+			break;
 		reported = v;
+	}
 	usleep(delay_us);
 	kill(pid, SIGKILL);
 	while (read(pfd[0], &v, sizeof(v)) == sizeof(v))
@@ -833,6 +840,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	alarm(600);	/* a queue that never completes ends the test, not the run */
 	test_sync_fallback();
 	test_streaming();
 	test_early_warning_and_eom();
