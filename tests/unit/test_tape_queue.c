@@ -457,6 +457,68 @@ static void test_overwrite_and_reads(void)
 	tape_close(t);
 }
 
+/*
+ * The calls that end or restart a tape (format, unload/load, filemarks,
+ * close) with records in flight: each waits for them, and queueing goes
+ * on correctly afterwards (format punched the preallocated range).
+ */
+static void test_format_and_unload(void)
+{
+	struct tape_image_params p = { .size = 256 * MiB };
+	uint64_t sizes[2] = { 16 * MiB, 0 };
+	struct tape_queue_state st;
+	struct tape_image_info info;
+	struct arena a;
+	const char *path;
+	struct tape *t = make_image(&p, &path);
+	uint64_t seq = 0;
+	int i, bad = 0;
+
+	CHECK(t != NULL, "format: open image");
+	if (!t || !arena_init(&a, 8 * MiB))
+		return;
+	CHECK_EQ(tape_register_arena(t, a.base, a.len), 0, "format: register arena");
+	for (i = 0; i < 30; i++)
+		queue_seed(t, &a, 300000, 700 + i, &seq);
+	CHECK_EQ(tape_image_get_info(t, &info), 0, "format: image info with records queued");
+	CHECK(info.part[0].records == 30 && info.part[0].used == 30 * round_page(300000),
+	      "format: ... counts all 30 (%llu)", (unsigned long long)info.part[0].records);
+	CHECK_EQ(tape_format(t, 2, sizes), 0, "format: two partitions, with records in flight");
+	CHECK_EQ(tape_queue_reap(t, 0, &st), 0, "format: no error");
+	CHECK_EQ(st.retired, 30, "format: the 30 retired before the format");
+	CHECK_EQ(tape_locate(t, 1, 0), 0, "format: to partition 1");
+	for (i = 0; i < 30; i++)
+		queue_seed(t, &a, 250000, 800 + i, &seq);
+	CHECK_EQ(tape_unload(t), 0, "format: unload with records in flight");
+	CHECK_EQ(tape_load(t), 0, "format: load");
+	CHECK_EQ(tape_locate(t, 0, 0), 0, "format: to partition 0");
+	for (i = 0; i < 10; i++)
+		queue_seed(t, &a, 5000, 900 + i, &seq);
+	CHECK_EQ(tape_write_filemarks(t, 1), 0, "format: filemark after queued records");
+	for (i = 10; i < 20; i++)
+		queue_seed(t, &a, 5000, 900 + i, &seq);
+	CHECK_EQ(tape_close(t), 0, "format: close with records in flight");
+	arena_free(&a);
+	t = reopen(path);
+	CHECK(t != NULL, "format: reopen");
+	if (!t)
+		return;
+	for (i = 0; i < 10; i++)
+		bad += !read_seed(t, 5000, 900 + i);
+	bad += tape_read(t, (uint8_t[16]){ 0 }, 16) != 0;
+	for (i = 10; i < 20; i++)
+		bad += !read_seed(t, 5000, 900 + i);
+	bad += tape_read(t, (uint8_t[16]){ 0 }, 16) != -ENODATA;
+	CHECK_EQ(bad, 0, "format: partition 0: 10 records, filemark, 10 records, EOD");
+	bad = 0;
+	tape_locate(t, 1, 0);
+	for (i = 0; i < 30; i++)
+		bad += !read_seed(t, 250000, 800 + i);
+	bad += tape_read(t, (uint8_t[16]){ 0 }, 16) != -ENODATA;
+	CHECK_EQ(bad, 0, "format: partition 1: 30 records, EOD");
+	tape_close(t);
+}
+
 /* A buffer outside the arena is written synchronously, and retired at once. */
 static void test_outside_arena(void)
 {
@@ -845,6 +907,7 @@ int main(void)
 	test_streaming();
 	test_early_warning_and_eom();
 	test_overwrite_and_reads();
+	test_format_and_unload();
 	test_outside_arena();
 	test_deferred_error();
 	test_kill9();
