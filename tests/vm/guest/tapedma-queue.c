@@ -250,6 +250,21 @@ static void part_early_warning(struct tape *t)
 	      "queued writes ran into early warning; all %llu retired, no error",
 	      (unsigned long long)written);
 
+	/*
+	 * Past the warning every record breaks its chain (CHECK CONDITION),
+	 * and the records behind it are sent again: all in order?
+	 */
+	CHECK(tape_rewind(t) == 0, "rewind");
+	for (i = 0; i < written; i++) {
+		ssize_t r = tape_read(t, rbuf, 2 * MiB);
+
+		if (r != (ssize_t)EW_REC || !same(rbuf, 64, (uint32_t)i))
+			break;
+	}
+	CHECK(i == written && tape_read(t, rbuf, 2 * MiB) == -ENODATA,
+	      "all %llu records, also those past the warning, read back in order, then "
+	      "end of data (%llu)", (unsigned long long)written, (unsigned long long)i);
+
 	/* the same records again, synchronously: which one meets the warning? */
 	CHECK(tape_rewind(t) == 0, "rewind");
 	for (i = 0; i < written; i++) {
