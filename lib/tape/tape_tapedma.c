@@ -51,6 +51,13 @@
  * (tgt transfers nothing then), is read again after spacing back one
  * block, with room for twice its now known length.
  *
+ * Write-behind (tape_register_arena / tape_write_queued): records from the
+ * registered arena go out as uring_cmd WRITEs with fixed buffers, sent as
+ * IOSQE_IO_LINK chains so that they reach the drive in order; see the
+ * section "write-behind" below.  Over SG_IO, the simulated test drive, or
+ * a kernel without tapedma uring_cmd, the arena is refused (EOPNOTSUPP)
+ * and queued writes are synchronous.
+ *
  * Deviations from tape.h, forced by drives:
  *  - A write past the end of the medium on tgt succeeds with sense
  *    EARLY_WARNING (tgt reports EOM with NO SENSE after the data is on the
