@@ -245,6 +245,9 @@ bool tape_splice_native(const struct tape *t);
  * for fixed-buffer I/O (RLIMIT_MEMLOCK, ENOMEM) but can still write from
  * it asynchronously returns 0: registration is an optimisation, not a
  * condition.  Registering again replaces the arena (after draining).
+ * Registered pages belong to the process that registered them: after a
+ * fork() (daemonizing), the writing process registers the arena again
+ * (tape_register_arena(t, NULL, 0), then the arena) before queueing.
  */
 int tape_register_arena(struct tape *t, void *base, size_t len);
 /* True if queued writes can be in flight (tape_register_arena() returned 0). */

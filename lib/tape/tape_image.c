@@ -2200,6 +2200,11 @@ static ssize_t image_write_queued(struct tape *t, const void *buf, size_t len)
 		}
 		return r;
 	}
+	/* What completed meanwhile: a failure found now refuses this record. */
+	wb_harvest(wb);
+	wb_retire(im);
+	if (t->q.error)
+		return tape_fail(t, t->q.error, t->q.error_sense, 0);
 	/* A free slot: wait for the oldest record if all are in flight. */
 	if (wb->count == wb->depth) {
 		err = image_reap(t, t->q.retired + 1);
