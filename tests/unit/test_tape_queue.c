@@ -786,6 +786,41 @@ struct full_result {
 	int setup, rc, sense, queue_error, before, readback;
 };
 
+/*
+ * Make this (child) process root of a new user namespace (and of the
+ * namespaces in `more`), mapped to the real uid and gid: it may then
+ * mount a tmpfs, and holds no capability in the initial namespace.
+ * Returns 0 or a negative step number.
+ */
+static int enter_user_ns(int more)
+{
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	char map[64];
+	int fd, err = 0;
+
+	if (unshare(CLONE_NEWUSER | more) < 0)
+		return -1;
+	snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+	if ((fd = open("/proc/self/uid_map", O_WRONLY)) < 0)
+		return -2;
+	if (write(fd, map, strlen(map)) < 0)
+		err = -2;
+	close(fd);
+	if ((fd = open("/proc/self/setgroups", O_WRONLY)) >= 0) {
+		if (write(fd, "deny", 4) < 0)
+			err = -3;
+		close(fd);
+	}
+	snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+	if ((fd = open("/proc/self/gid_map", O_WRONLY)) < 0)
+		return -4;
+	if (write(fd, map, strlen(map)) < 0)
+		err = -4;
+	close(fd);
+	return err;
+}
+
 static void full_child(int wfd)
 {
 	struct full_result r = { 0 };
@@ -795,32 +830,10 @@ static void full_child(int wfd)
 	struct arena a;
 	struct tape *t = NULL;
 	uint64_t seq;
-	uid_t uid = getuid();
-	gid_t gid = getgid();
 
 	snprintf(mdir, sizeof(mdir), "%s/full", dir);
 	snprintf(path, sizeof(path), "%s/img", mdir);
-	if (unshare(CLONE_NEWNS) < 0) {
-		char map[64];
-		int fd;
-
-		r.setup = unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0 ? -1 : 0;
-		snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
-		if (!r.setup && (fd = open("/proc/self/uid_map", O_WRONLY)) >= 0) {
-			r.setup = write(fd, map, strlen(map)) < 0 ? -2 : 0;
-			close(fd);
-		}
-		if ((fd = open("/proc/self/setgroups", O_WRONLY)) >= 0) {
-			if (write(fd, "deny", 4) < 0)
-				r.setup = -3;
-			close(fd);
-		}
-		snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
-		if (!r.setup && (fd = open("/proc/self/gid_map", O_WRONLY)) >= 0) {
-			r.setup = write(fd, map, strlen(map)) < 0 ? -4 : 0;
-			close(fd);
-		}
-	}
+	r.setup = unshare(CLONE_NEWNS) < 0 ? enter_user_ns(CLONE_NEWNS) : 0;
 	if (!r.setup && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		r.setup = -5;
 	if (!r.setup && mount("fusetape-test", mdir, "tmpfs", 0, "size=4m") < 0)
@@ -885,6 +898,81 @@ static void test_host_full(void)
 	CHECK_EQ(r.readback, r.before, "host full: every record queued before reads back");
 }
 
+/*
+ * Registering the arena refused for real: without CAP_IPC_LOCK (a user
+ * namespace takes it away even from root) and with RLIMIT_MEMLOCK below
+ * the arena's size, io_uring cannot pin it.  The queue must still be
+ * asynchronous, with plain writes, and correct.
+ */
+struct memlock_result {
+	int setup, reg, async, fixed, direct, written, readback;
+};
+
+static void memlock_child(const char *path, int wfd)
+{
+	struct memlock_result r = { 0 };
+	struct rlimit lim = { 64 * KiB, 64 * KiB };
+	struct tape_image_queue_info qi;
+	struct tape *t = NULL;
+	struct arena a;
+	uint64_t seq;
+
+	r.setup = enter_user_ns(0);
+	if (!r.setup && setrlimit(RLIMIT_MEMLOCK, &lim) < 0)
+		r.setup = -10;
+	if (!r.setup && (tape_open(path, 0, &t, NULL, 0) < 0 || !arena_init(&a, 8 * MiB)))
+		r.setup = -11;
+	if (!r.setup) {
+		r.reg = tape_register_arena(t, a.base, a.len);
+		r.async = tape_queue_async(t);
+		tape_image_get_queue_info(t, &qi);
+		r.fixed = qi.fixed;
+		r.direct = qi.direct;
+		for (int i = 0; i < 100; i++)
+			r.written += queue_seed(t, &a, 200000, 3000 + (uint32_t)i, &seq) == 200000;
+		tape_rewind(t);
+		for (int i = 0; i < 100; i++)
+			r.readback += read_seed(t, 200000, 3000 + (uint32_t)i);
+		tape_close(t);
+	}
+	if (write(wfd, &r, sizeof(r)) != sizeof(r))
+		_exit(1);
+	_exit(0);
+}
+
+static void test_memlock_refused(void)
+{
+	struct tape_image_params p = { .size = 64 * MiB };
+	struct memlock_result r = { .setup = -100 };
+	const char *path = new_path();
+	int pfd[2], status;
+	pid_t pid;
+
+	if (tape_image_create(path, &p, errbuf, sizeof(errbuf)) < 0 || pipe(pfd) < 0)
+		return;
+	chmod(path, 0666);
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		memlock_child(path, pfd[1]);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &r, sizeof(r)) != sizeof(r))
+		r.setup = -101;
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	if (r.setup) {
+		SKIP("no user namespace here", "memlock: (setup step %d)", r.setup);
+		return;
+	}
+	CHECK_EQ(r.reg, 0, "memlock: registering an 8 MiB arena over RLIMIT_MEMLOCK still returns 0");
+	CHECK(r.async && !r.fixed && r.direct,
+	      "memlock: asynchronous, O_DIRECT, without fixed buffers (async %d fixed %d direct %d)",
+	      r.async, r.fixed, r.direct);
+	CHECK_EQ(r.written, 100, "memlock: 100 records queued");
+	CHECK_EQ(r.readback, 100, "memlock: ... and read back byte-identical");
+}
+
 static void cleanup(void)
 {
 	char path[300];
@@ -915,6 +1003,7 @@ int main(void)
 	test_deferred_error();
 	test_kill9();
 	test_host_full();
+	test_memlock_refused();
 	cleanup();
 	return tap_done();
 }
