@@ -99,6 +99,8 @@ struct ft_fs {
 	char read_path[160];		/* "splice (image)" or "copy: why" */
 	uint64_t landing_refused;	/* requests received into the plain buffer instead */
 	bool failure_logged;		/* a deferred write error was logged */
+	uint64_t init_unique;		/* INIT request whose reply gets KILLPRIV_V2 */
+	bool killpriv_v2;		/* ... and it got it (loop.c) */
 	struct timespec mounted_at;	/* CLOCK_MONOTONIC */
 	const char *mountpoint;
 	bool read_ahead_pending;	/* raise the mount's read-ahead at the next request */
@@ -138,6 +140,12 @@ void ft_note_failure(struct ft_fs *fs);
  * negative errno.
  */
 int ft_session_loop(struct ft_fs *fs, struct fuse_session *se);
+
+/*
+ * Route the session's replies through loop.c (after fuse_session_mount()),
+ * which adds what libfuse 3.14 cannot negotiate.  0 or negative errno.
+ */
+int ft_session_io(struct ft_fs *fs, struct fuse_session *se);
 
 /* "fusetape -u MOUNTPOINT": returns an exit code. */
 int ft_unmount_client(const char *mountpoint);

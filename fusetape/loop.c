@@ -18,10 +18,13 @@
 #include "fusetape.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <linux/fuse.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* A write request's header: the payload follows it in the same read. */
@@ -33,6 +36,71 @@
  */
 #define FT_REQUEST_ROOM (FT_MAX_WRITE + 4096)
 #define FT_READ_SIZE (FT_REQUEST_HEADER + FT_REQUEST_ROOM)
+
+/*
+ * FUSE_HANDLE_KILLPRIV_V2 (protocol 7.33; libfuse 3.14 cannot ask for it):
+ * "the file system clears suid, sgid and capabilities on write, chown and
+ * truncate".  Without it the kernel, which cannot remember that our files
+ * carry no security.capability, asks for that attribute before every
+ * write: a second round trip per write request.  fusetape has no suid or
+ * sgid bits (modes are shown, not stored) and no security.* attributes,
+ * so the promise holds trivially, and the kernel then marks the mount
+ * SB_NOSEC.  The flag is added to libfuse's INIT reply on its way out,
+ * and only when the kernel offered it.
+ */
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	struct ft_fs *fs = userdata;
+
+	if (fs->init_unique && count >= 2 &&
+	    iov[0].iov_len == sizeof(struct fuse_out_header) &&
+	    ((struct fuse_out_header *)iov[0].iov_base)->unique == fs->init_unique) {
+		const struct fuse_out_header *oh = iov[0].iov_base;
+
+		fs->init_unique = 0;
+		if (oh->error == 0 &&
+		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) {
+			((struct fuse_init_out *)iov[1].iov_base)->flags |= FUSE_HANDLE_KILLPRIV_V2;
+			fs->killpriv_v2 = true;
+		}
+	}
+	return writev(fd, iov, count);
+}
+
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	return read(fd, buf, len);
+}
+
+/* Read replies keep going by splice (libfuse would copy without this). */
+static ssize_t io_splice_send(int fdin, off_t *offin, int fdout, off_t *offout,
+			      size_t len, unsigned int flags, void *userdata)
+{
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static const struct fuse_custom_io ft_io = {
+	.writev = io_writev,
+	.read = io_read,
+	.splice_send = io_splice_send,
+};
+
+int ft_session_io(struct ft_fs *fs, struct fuse_session *se)
+{
+	return fuse_session_custom_io(se, &ft_io, fuse_session_fd(se));
+}
+
+/* Note an INIT request whose reply io_writev() may extend. */
+static void note_init(struct ft_fs *fs, const unsigned char *req, size_t len)
+{
+	const struct fuse_in_header *in = (const void *)req;
+	const struct fuse_init_in *init = (const void *)(req + sizeof(*in));
+
+	if (in->opcode == FUSE_INIT &&
+	    len >= sizeof(*in) + offsetof(struct fuse_init_in, flags) + sizeof(uint32_t) &&
+	    (init->flags & FUSE_HANDLE_KILLPRIV_V2))
+		fs->init_unique = in->unique;
+}
 
 /* A landing for the next request, or NULL: then the plain buffer. */
 static unsigned char *get_landing(struct ft_fs *fs, struct ltfs_landing *l)
@@ -99,6 +167,7 @@ int ft_session_loop(struct ft_fs *fs, struct fuse_session *se)
 			res = -EIO;
 			break;
 		}
+		note_init(fs, dst, (size_t)n);
 		memset(&buf, 0, sizeof(buf));
 		buf.mem = dst;
 		buf.size = (size_t)n;

@@ -691,6 +691,10 @@ int main(int argc, char *argv[])
 		close_volume(&fs, msg, sizeof(msg));
 		goto out_signals;
 	}
+	r = ft_session_io(&fs, se);
+	if (r < 0)
+		fprintf(stderr, "fusetape: replies go the plain way (%s): every write costs "
+			"a second request\n", strerror(-r));
 	if (!copts.foreground)
 		openlog("fusetape", LOG_PID, LOG_DAEMON);
 	if (fuse_daemonize(copts.foreground) != 0) {
