@@ -2,9 +2,7 @@
 # fs-stream.sh - guest benchmark (issue 5): the filesystem writing one big
 # file through /dev/tapedma0 versus through /dev/nst0, the same drive.
 #
-# Per run and device (runs interleaved: nst, tapedma, image, nst, ...; the
-# image is a virtual tape file in the guest's tmpfs, the ceiling of what
-# any device could give):
+# Per run and device (runs interleaved: nst, tapedma, nst, ...):
 #   mkfs.fusetape --single-partition -f (tgt's drive cannot partition)
 #   -> fusetape DEVICE mnt -> timed: cp of a 256 MiB file from tmpfs, then
 #   fusetape -u (it returns when the index is on tape) -> mount -> timed:
@@ -16,8 +14,9 @@
 #   dd bs=1M in requests as large as FUSE takes: the daemon's cost per
 #   request is what separates the two.
 # Prints MB/s (10^6 bytes/s) per run with the share of the guest's CPUs
-# that was busy, the medians, the ratios tapedma/nst, and tapedma.ko's
-# counters (bytes_zero_copy, bytes_copied) over the runs, and the daemon's
+# that was busy and the daemon's CPU seconds for the write (until the
+# data was queued, before the unmount), the medians, the ratios
+# tapedma/nst, and tapedma.ko's counters (bytes_zero_copy, bytes_copied) over the runs, and the daemon's
 # (user.fusetape.stats on the mount root, read with getfattr before each
 # unmount: data path, bytes landed, direct and copied, records queued).
 # TAP points: each run's files came back identical, the module copied no
@@ -75,11 +74,6 @@ if [ -c /dev/tapedma0 ]; then
 else
 	echo "no /dev/tapedma0 (tapedma.ko not loaded): nst only"
 fi
-# The ceiling: the same filesystem on a virtual tape image in the guest's
-# tmpfs, where the device costs next to nothing; what is left is FUSE and
-# the daemon.
-IMG=$PWD/tape.img
-devs="$devs $IMG"
 
 mkdir -p mnt
 t0=$(now)
@@ -115,6 +109,14 @@ unmount_dev() {	# unmount_dev TAG
 	mounted=0
 }
 
+# dcpu: CPU seconds (user + system) of the mounted daemon so far
+dcpu() {
+	pid=$(pidof fusetape 2>/dev/null | cut -d' ' -f1)
+	[ -n "$pid" ] || { echo 0; return; }
+	awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$pid/stat" 2>/dev/null || echo 0
+}
+dcpu_since() { awk -v a="$1" -v b="$(dcpu)" 'BEGIN { printf "%.2f", b - a }'; }
+
 # dstats TAG D: the daemon's counters (user.fusetape.stats on the mount
 # root) after a write, before the unmount; adds "write copied" to dcp_D
 dstats() {
@@ -139,22 +141,18 @@ dstats() {
 # run DEV RUN: one measured round; sets cp_s dd_s rd_s (seconds) and *_busy
 run() {
 	dev=$1 tag="run $2 $d"
-	if [ "$dev" = "$IMG" ]; then
-		rm -f "$IMG"
-		step "$tag" mkfs mkfs.fusetape --single-partition -f -q \
-			--image-size $((3 * mb + 64))M "$dev" || return 1
-	else
-		step "$tag" mkfs mkfs.fusetape --single-partition -f -q "$dev" || return 1
-	fi
+	step "$tag" mkfs mkfs.fusetape --single-partition -f -q "$dev" || return 1
 	mount_dev "$tag" "$dev" || return 1
-	t0=$(now) c0=$(ticks)
+	t0=$(now) c0=$(ticks) p0=$(dcpu)
 	step "$tag" "cp" cp src.bin mnt/cp.bin || return 1
+	cp_dcpu=$(dcpu_since "$p0")
 	dstats "$tag cp" "$d"
 	unmount_dev "$tag" || return 1
 	cp_s=$(since "$t0") cp_busy=$(busy_since "$c0")
 	mount_dev "$tag" "$dev" || return 1
-	t0=$(now) c0=$(ticks)
+	t0=$(now) c0=$(ticks) p0=$(dcpu)
 	step "$tag" "dd" dd if=src.bin of=mnt/dd.bin bs=1M || return 1
+	dd_dcpu=$(dcpu_since "$p0")
 	dstats "$tag dd" "$d"
 	unmount_dev "$tag" || return 1
 	dd_s=$(since "$t0") dd_busy=$(busy_since "$c0")
@@ -174,7 +172,6 @@ while [ $r -le $RUNS ]; do
 	for dev in $devs; do
 		d=${dev#/dev/}
 		[ $d = nst0 ] && d=nst
-		[ "$dev" = "$IMG" ] && d=image
 		before=$(stat_of bytes_moved)
 		run "$dev" $r
 		rc=$?
@@ -188,7 +185,7 @@ while [ $r -le $RUNS ]; do
 			continue
 		fi
 		c=$(mbps $bytes "$cp_s") w=$(mbps $bytes "$dd_s") rd=$(mbps $bytes "$rd_s")
-		echo "run $r $d: write cp $c MB/s ($cp_s s, cpus ${cp_busy}% busy), dd bs=1M $w MB/s ($dd_s s, ${dd_busy}%); read dd bs=1M $rd MB/s ($rd_s s, ${rd_busy}%)"
+		echo "run $r $d: write cp $c MB/s ($cp_s s, cpus ${cp_busy}% busy, daemon ${cp_dcpu} CPU-s), dd bs=1M $w MB/s ($dd_s s, ${dd_busy}%, daemon ${dd_dcpu} CPU-s); read dd bs=1M $rd MB/s ($rd_s s, ${rd_busy}%)"
 		eval "c_$d=\"\${c_$d:-} $c\" w_$d=\"\${w_$d:-} $w\" r_$d=\"\${r_$d:-} $rd\""
 	done
 	r=$((r + 1))
@@ -196,18 +193,14 @@ done
 zc1=$(stat_of bytes_zero_copy) cp1=$(stat_of bytes_copied)
 
 echo "median of $RUNS runs, $mb MiB file (MB/s = 10^6 bytes/s; writes timed until fusetape -u returned):"
-rm -f "$IMG"
-for d in nst tapedma0 image; do
-	[ $d != tapedma0 ] || [ -c /dev/tapedma0 ] || continue
+for d in nst tapedma0; do
+	[ $d = nst ] || [ -c /dev/tapedma0 ] || continue
 	eval "mc_$d=\$(echo \"\${c_$d:-}\" | median) mw_$d=\$(echo \"\${w_$d:-}\" | median) mr_$d=\$(echo \"\${r_$d:-}\" | median)"
 	eval "echo \"RESULT fs $d: write cp \${mc_$d:-?} MB/s, write dd bs=1M \${mw_$d:-?} MB/s, read \${mr_$d:-?} MB/s\""
 done
 if [ -c /dev/tapedma0 ]; then
 	if [ -n "${mc_nst:-}" ] && [ -n "${mc_tapedma0:-}" ]; then
 		echo "RESULT fs ratio tapedma0/nst: write cp $(ratio "$mc_tapedma0" "$mc_nst"), write dd $(ratio "$mw_tapedma0" "$mw_nst"), read $(ratio "$mr_tapedma0" "$mr_nst")"
-		if [ -n "${mc_image:-}" ]; then
-			echo "RESULT fs ceiling image-in-tmpfs/nst: write cp $(ratio "$mc_image" "$mc_nst"), write dd $(ratio "$mw_image" "$mw_nst"), read $(ratio "$mr_image" "$mr_nst")"
-		fi
 	fi
 	echo "RESULT fs counters tapedma0 ($RUNS runs): bytes_zero_copy +$((zc1 - zc0)) bytes_copied +$((cp1 - cp0))"
 	echo "RESULT fs daemon write copied ($RUNS runs, cp and dd): nst ${dcp_nst:-?} bytes, tapedma0 ${dcp_tapedma0:-?} bytes"
