@@ -24,8 +24,13 @@ struct tape_ops {
 	 * called with NULL, 0 to drop the registration (nothing is queued
 	 * then).  write_queued is called only while the queue has not failed;
 	 * it queues the record numbered t->q.queued + 1 (tape.c counts it on
-	 * success).  reap advances t->q.retired in order and records a
-	 * deferred error in t->q (error, error_seq, error_sense); with
+	 * success).  A backend that cannot send a particular record
+	 * asynchronously (e.g. its buffer is outside the arena) may write it
+	 * synchronously after everything in flight has retired, and then
+	 * set t->q.retired = t->q.queued + 1 itself.  reap advances
+	 * t->q.retired in order and records a deferred error in t->q
+	 * (error, error_seq, error_sense), and t->q.early_warning for a
+	 * retired record that ended past early warning; with
 	 * wait_for > t->q.retired it blocks until that record is retired or
 	 * the queue failed.  It returns 0 or a negative errno of its own
 	 * (the deferred error itself lives in t->q).
