@@ -161,8 +161,10 @@ struct writebehind {
 	struct wb_slot *slot;
 	unsigned depth;		/* slots in the ring of records in flight */
 	unsigned head, count;	/* oldest slot, slots in use */
-	/* File range known to be allocated ahead of the writes, per partition. */
+	/* File ranges known to be allocated ahead of the writes, per
+	 * partition: its data area and its table. */
 	uint64_t alloc_lo[TAPE_MAX_PARTITIONS], alloc_hi[TAPE_MAX_PARTITIONS];
+	uint64_t talloc_lo[TAPE_MAX_PARTITIONS], talloc_hi[TAPE_MAX_PARTITIONS];
 	bool no_fallocate;	/* the host filesystem cannot preallocate */
 	struct tape_image_queue_config cfg;
 };
@@ -1847,6 +1849,7 @@ static ssize_t image_write_splice(struct tape *t, int pipe_fd, size_t len)
 /* Preallocation step ahead of the writes: a full host filesystem shows up
  * at queue time, as a synchronous error, instead of as a deferred one. */
 #define WB_ALLOC_STEP (64ull << 20)
+#define WB_TABLE_ALLOC_STEP (1ull << 20)	/* 32768 entries */
 
 static void wb_teardown(struct image *im)
 {
@@ -1937,7 +1940,8 @@ static int image_register_arena(struct tape *t, void *base, size_t len)
 		wb->fixed = io_uring_register_buffers(&wb->ring, iov, 2) == 0;
 	}
 	for (unsigned i = 0; i < TAPE_MAX_PARTITIONS; i++)
-		wb->alloc_lo[i] = wb->alloc_hi[i] = 0;
+		wb->alloc_lo[i] = wb->alloc_hi[i] = wb->talloc_lo[i] = wb->talloc_hi[i] = 0;
+	wb->no_fallocate = false;
 	return 0;
 }
 
@@ -2103,33 +2107,58 @@ static int image_reap(struct tape *t, uint64_t wait_for)
 	}
 }
 
-/* Make sure [pos, pos + len) of the file is allocated, a big step at a time. */
-static int wb_prealloc(struct image *im, uint32_t part, uint64_t pos, uint64_t len)
+/*
+ * Make sure [pos, pos + len) of the file is allocated, allocating up to
+ * `step` bytes (at most to `end`) at a time; *lo, *hi is the window known
+ * to be allocated.
+ */
+static int wb_alloc(struct writebehind *wb, int fd, uint64_t pos, uint64_t len,
+		    uint64_t step, uint64_t end, uint64_t *lo, uint64_t *hi)
 {
-	struct writebehind *wb = &im->wb;
-	uint64_t part_end = im->h.p[part].data_off + im->h.p[part].data_size;
-	uint64_t stop = pos + (len > WB_ALLOC_STEP ? len : WB_ALLOC_STEP);
+	uint64_t stop = pos + (len > step ? len : step);
 
-	if (wb->no_fallocate ||
-	    (pos >= wb->alloc_lo[part] && pos + len <= wb->alloc_hi[part]))
+	if (wb->no_fallocate || (pos >= *lo && pos + len <= *hi))
 		return 0;
-	if (stop > part_end)
-		stop = part_end;
-	if (fallocate(im->fd, FALLOC_FL_KEEP_SIZE, (off_t)pos, (off_t)(stop - pos)) < 0) {
+	if (stop > end)
+		stop = end;
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)pos, (off_t)(stop - pos)) < 0) {
 		int err = -errno;
 
 		if (err == -EOPNOTSUPP || err == -ENOSYS) {
 			wb->no_fallocate = true;
 			return 0;
 		}
-		/* Maybe the host has room for this record but not the step. */
+		/* Maybe the host has room for this write but not the step. */
 		stop = pos + len;
-		if (fallocate(im->fd, FALLOC_FL_KEEP_SIZE, (off_t)pos, (off_t)len) < 0)
+		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)pos, (off_t)len) < 0)
 			return -errno;
 	}
-	wb->alloc_lo[part] = pos;
-	wb->alloc_hi[part] = stop;
+	*lo = pos;
+	*hi = stop;
 	return 0;
+}
+
+/*
+ * Allocate what record n at data-area offset off (len bytes in blocks)
+ * will need: its data and the table block of its entry.  The table is
+ * sparse like the data (a 32-byte entry written into a hole needs a
+ * block of the host too), so it is preallocated the same way.
+ */
+static int wb_prealloc(struct image *im, uint32_t part, uint64_t n, uint64_t off,
+		       uint64_t len)
+{
+	struct writebehind *wb = &im->wb;
+	const struct hdr_part *hp = &im->h.p[part];
+	uint64_t epos = align_down(entry_pos(im, part, n));
+	int err;
+
+	err = wb_alloc(wb, im->fd, hp->data_off + off, len, WB_ALLOC_STEP,
+		       hp->data_off + hp->data_size, &wb->alloc_lo[part], &wb->alloc_hi[part]);
+	if (!err)
+		err = wb_alloc(wb, im->fd, epos, TAPE_IMAGE_BLOCK, WB_TABLE_ALLOC_STEP,
+			       hp->table_off + table_bytes(hp->table_entries),
+			       &wb->talloc_lo[part], &wb->talloc_hi[part]);
+	return err;
 }
 
 /*
@@ -2227,12 +2256,9 @@ static ssize_t image_write_queued(struct tape *t, const void *buf, size_t len)
 	if (n >= hp->table_entries || end > hp->data_size)
 		return tape_fail(t, -ENOSPC, TAPE_SENSE_EOM, 0);
 	pos = hp->data_off + off;
-	err = wb_prealloc(im, part, pos, align_up(len));
-	if (err) {
-		/* the host filesystem is full: the cartridge is not, so no EOM */
-		return tape_fail(t, err == -ENOSPC || err == -EDQUOT ? -ENOSPC : err,
-				 TAPE_SENSE_HARDWARE, 0);
-	}
+	err = wb_prealloc(im, part, n, off, align_up(len));
+	if (err)	/* the host filesystem is full: the cartridge is not, so no EOM */
+		return tape_fail(t, err, TAPE_SENSE_HARDWARE, 0);
 	if (n < ps->eod) {
 		struct entry e = { .seq = im->next_seq++, .data_off = off, .type = ENTRY_TOMBSTONE };
 
@@ -2540,7 +2566,9 @@ static int image_format(struct tape *t, unsigned nparts, const uint64_t *sizes)
 			(off_t)LAYOUT_START, (off_t)(im->file_size - LAYOUT_START));
 	for (unsigned i = 0; i < TAPE_MAX_PARTITIONS; i++) {
 		truncate_at(&im->ps[i], 0, 0);
-		im->wb.alloc_lo[i] = im->wb.alloc_hi[i] = 0;	/* punched */
+		/* punched */
+		im->wb.alloc_lo[i] = im->wb.alloc_hi[i] = 0;
+		im->wb.talloc_lo[i] = im->wb.talloc_hi[i] = 0;
 	}
 	im->cur_part = 0;
 	im->cur_block = 0;

@@ -159,10 +159,11 @@ int tape_image_verify_record(struct tape *t, uint32_t partition,
  *    written from a zero-padded copy, so the padding in the image is zero.
  *  - At most depth records (default 16) are in flight; tape_write_queued()
  *    blocks until the oldest is retired when all are.
- *  - The data area is preallocated 64 MiB ahead of the writes: a host
- *    filesystem without room fails tape_write_queued() at once with
- *    -ENOSPC, sense HARDWARE (not EOM: the cartridge is not full), and
- *    nothing is queued.
+ *  - The data area is preallocated 64 MiB ahead of the writes (and the
+ *    object table 1 MiB ahead): a host filesystem without room fails
+ *    tape_write_queued() at once with -ENOSPC (or -EDQUOT), sense
+ *    HARDWARE (not EOM: the cartridge is not full), and nothing is
+ *    queued.
  *  - A data write that fails or comes back short is the deferred error:
  *    -EIO with MEDIUM_ERROR, or the host's errno with HARDWARE (e.g.
  *    -EFBIG); the tape then ends before that record (position and EOD
