@@ -16,7 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1014,6 +1019,84 @@ static void test_memlock_refused(void)
 	CHECK_EQ(r.readback, 100, "memlock: ... and read back byte-identical");
 }
 
+/*
+ * io_uring refused altogether (container runtimes' seccomp profiles block
+ * io_uring_setup, and kernel.io_uring_disabled does the same): a seccomp
+ * filter in a child makes io_uring_setup fail with EPERM.  Registering
+ * then fails, queued writes are synchronous and correct.
+ */
+struct nouring_result {
+	int setup, reg, async, written, retired, readback;
+};
+
+static void nouring_child(const char *path, int wfd)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(filter) / sizeof(filter[0]), .filter = filter };
+	struct nouring_result r = { 0 };
+	struct tape_queue_state st;
+	struct tape *t = NULL;
+	struct arena a;
+	uint64_t seq;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		r.setup = -1;
+	if (!r.setup && (tape_open(path, 0, &t, NULL, 0) < 0 || !arena_init(&a, 4 * MiB)))
+		r.setup = -2;
+	if (!r.setup) {
+		r.reg = tape_register_arena(t, a.base, a.len);
+		r.async = tape_queue_async(t);
+		for (int i = 0; i < 50; i++) {
+			r.written += queue_seed(t, &a, 70000, 4000 + (uint32_t)i, &seq) == 70000;
+			tape_queue_reap(t, 0, &st);
+			r.retired += st.retired == seq;	/* each retired at once */
+		}
+		tape_rewind(t);
+		for (int i = 0; i < 50; i++)
+			r.readback += read_seed(t, 70000, 4000 + (uint32_t)i);
+		tape_close(t);
+	}
+	if (write(wfd, &r, sizeof(r)) != sizeof(r))
+		_exit(1);
+	_exit(0);
+}
+
+static void test_no_io_uring(void)
+{
+	struct tape_image_params p = { .size = 64 * MiB };
+	struct nouring_result r = { .setup = -100 };
+	const char *path = new_path();
+	int pfd[2], status;
+	pid_t pid;
+
+	if (tape_image_create(path, &p, errbuf, sizeof(errbuf)) < 0 || pipe(pfd) < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		nouring_child(path, pfd[1]);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &r, sizeof(r)) != sizeof(r))
+		r.setup = -101;
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	if (r.setup) {
+		SKIP("no seccomp filter here", "no io_uring: (setup step %d)", r.setup);
+		return;
+	}
+	CHECK_EQ(r.reg, -EPERM, "no io_uring: registering fails with io_uring_setup's error");
+	CHECK(!r.async, "no io_uring: queued writes are synchronous");
+	CHECK(r.written == 50 && r.retired == 50, "no io_uring: 50 records queued, each retired at once");
+	CHECK_EQ(r.readback, 50, "no io_uring: ... and read back byte-identical");
+}
+
 static void cleanup(void)
 {
 	char path[300];
@@ -1045,6 +1128,7 @@ int main(void)
 	test_kill9();
 	test_host_full();
 	test_memlock_refused();
+	test_no_io_uring();
 	cleanup();
 	return tap_done();
 }
