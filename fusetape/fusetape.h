@@ -97,6 +97,7 @@ struct ft_fs {
 	bool splice;
 	char write_path[160];		/* "landing: ..." or "copy: why" */
 	char read_path[160];		/* "splice (image)" or "copy: why" */
+	uint64_t requests;		/* FUSE requests received */
 	uint64_t landing_refused;	/* requests received into the plain buffer instead */
 	bool failure_logged;		/* a deferred write error was logged */
 	uint64_t init_unique;		/* INIT request whose reply gets KILLPRIV_V2 */

@@ -168,6 +168,7 @@ int ft_session_loop(struct ft_fs *fs, struct fuse_session *se)
 			break;
 		}
 		note_init(fs, dst, (size_t)n);
+		fs->requests++;
 		memset(&buf, 0, sizeof(buf));
 		buf.mem = dst;
 		buf.size = (size_t)n;

@@ -1167,6 +1167,7 @@ size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size)
 		"records queued: %llu\n"
 		"records retired: %llu\n"
 		"max in flight: %llu\n"
+		"requests: %llu\n"
 		"landing refused: %llu\n"
 		"read bytes: %llu\n"
 		"read spliced: %llu\n"
@@ -1185,6 +1186,7 @@ size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size)
 		(unsigned long long)io.records_queued,
 		(unsigned long long)io.records_retired,
 		(unsigned long long)io.max_in_flight,
+		(unsigned long long)fs->requests,
 		(unsigned long long)fs->landing_refused,
 		(unsigned long long)fs->read_bytes,
 		(unsigned long long)fs->read_spliced,
