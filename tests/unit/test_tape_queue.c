@@ -198,6 +198,28 @@ static ssize_t queue_seed(struct tape *t, struct arena *a, size_t len, uint32_t 
 
 static uint32_t max_rec;
 
+/* Does the test directory's filesystem take O_DIRECT?  (tmpfs before
+ * Linux 6.6 does not: the backend then writes through the page cache.) */
+static bool dir_takes_direct(void)
+{
+	char path[300];
+	void *page = aligned_alloc(PAGE, PAGE);
+	bool ok = false;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/direct-probe", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_DIRECT, 0600);
+	if (fd >= 0 && page) {
+		memset(page, 0, PAGE);
+		ok = pwrite(fd, page, PAGE, 0) == PAGE;
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	free(page);
+	return ok;
+}
+
 /* Mixed record sizes: full 512 KiB, short tails, 1 byte, max_record. */
 static size_t mixed_size(unsigned i)
 {
@@ -266,7 +288,7 @@ static void stream_round(const char *what, const struct tape_image_queue_config 
 	CHECK_EQ(tape_register_arena(t, a.base, a.len), 0, "%s: register a 32 MiB arena", what);
 	CHECK(tape_queue_async(t), "%s: queued writes are asynchronous", what);
 	tape_image_get_queue_info(t, &qi);
-	CHECK(qi.active && qi.direct == want_direct && qi.fixed == want_fixed,
+	CHECK(qi.active && qi.direct == (want_direct && dir_takes_direct()) && qi.fixed == want_fixed,
 	      "%s: direct %d fixed %d depth %u", what, qi.direct, qi.fixed, qi.depth);
 	for (i = 0; i < nrec; i++) {
 		size_t len = mixed_size(i);
@@ -1012,7 +1034,7 @@ static void test_memlock_refused(void)
 		return;
 	}
 	CHECK_EQ(r.reg, 0, "memlock: registering an 8 MiB arena over RLIMIT_MEMLOCK still returns 0");
-	CHECK(r.async && !r.fixed && r.direct,
+	CHECK(r.async && !r.fixed && r.direct == dir_takes_direct(),
 	      "memlock: asynchronous, O_DIRECT, without fixed buffers (async %d fixed %d direct %d)",
 	      r.async, r.fixed, r.direct);
 	CHECK_EQ(r.written, 100, "memlock: 100 records queued");
