@@ -13,10 +13,15 @@
  *     records are queued: DATA PROTECT) becomes the deferred error EROFS
  *     on that very record; nothing after it is written, the position is
  *     right after the last record written, and later writes are refused
- *     with the same error.
+ *     with the same error;
+ *  4. a record the drive fails (the host puts the tape on a full disk:
+ *     MEDIUM ERROR) becomes the deferred EIO of that record, nothing after
+ *     it is retired, the position is unknown until a rewind, and the
+ *     records before it are intact.
  *
- * Talks to the host for part 3: "@@TAPE-READONLY 1|0" on stdout (ttyS1),
- * the answer "ok" on ttyS2 (tests/vm/run).
+ * Talks to the host for parts 3 and 4: "@@TAPE-READONLY 1|0" and
+ * "@@TAPE-SMALLDISK MB" on stdout (ttyS1), the answer "ok" on ttyS2
+ * (tests/vm/run).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -80,13 +85,13 @@ static unsigned long long stat_of(const char *name)
 	return v;
 }
 
-/* Ask the host to make the LU read-only (1) or writable (0). */
-static int host_readonly(int on)
+/* Send "@@WHAT ARG" to the host (tests/vm/run) and wait for its "ok". */
+static int host_request(const char *what, int arg)
 {
 	char ans[64] = "";
 	FILE *a;
 
-	printf("@@TAPE-READONLY %d\n", on);
+	printf("@@%s %d\n", what, arg);
 	fflush(stdout);
 	a = fopen("/dev/ttyS2", "r");
 	if (!a)
@@ -95,6 +100,12 @@ static int host_readonly(int on)
 		ans[0] = 0;
 	fclose(a);
 	return strncmp(ans, "ok", 2) == 0 ? 0 : -1;
+}
+
+/* Ask the host to make the LU read-only (1) or writable (0). */
+static int host_readonly(int on)
+{
+	return host_request("TAPE-READONLY", on);
 }
 
 static struct tape *open_tape(void)
@@ -358,6 +369,84 @@ static void part_deferred_error(struct tape *t)
 	      RO_BEFORE, got, r);
 }
 
+/*
+ * 4: a medium error: the host puts a blank tape on a filesystem of
+ * SMALLDISK_MB MiB, and tgt's write that finds it full fails with MEDIUM
+ * ERROR (write error).  Deferred EIO on that record, nothing retired after
+ * it, the position unknown (the drive may have written part of it: tgt
+ * has, and cannot tell where it is), the records before it intact.
+ */
+#define SMALLDISK_MB 8
+#define MED_REC 512000
+
+static struct tape *part_medium_error(struct tape *t)
+{
+	struct tape_position pos;
+	struct tape_queue_state st;
+	struct placer pl = { 0 };
+	uint64_t seq = 0, base, bad;
+	ssize_t r;
+	int i, rc;
+
+	tape_close(t);
+	if (host_request("TAPE-SMALLDISK", SMALLDISK_MB) < 0) {
+		CHECK(0, "the host loaded a tape on a %d MiB filesystem", SMALLDISK_MB);
+		return NULL;
+	}
+	t = open_tape();
+	if (!t || tape_register_arena(t, arena, ARENA) < 0) {
+		CHECK(0, "reopen with an arena on the small-disk tape");
+		return t;
+	}
+	tape_queue_reap(t, 0, &st);
+	base = st.queued;
+	for (i = 0; i < 4 * SMALLDISK_MB * (int)MiB / MED_REC; i++) {
+		uint8_t *p = place(t, &pl, MED_REC, 4096);
+
+		fill(p, MED_REC, 3000u + (unsigned)i);
+		r = tape_write_queued(t, p, MED_REC, &seq);
+		if (r != MED_REC)
+			break;	/* the failure already showed up */
+		pl.last_seq[pl.half] = seq;
+	}
+	rc = tape_queue_reap(t, UINT64_MAX, &st);
+	bad = st.error_seq - base;
+	CHECK(rc == -EIO && st.error == -EIO && st.error_sense == TAPE_SENSE_MEDIUM_ERROR &&
+	      st.retired == st.error_seq - 1 && bad >= SMALLDISK_MB * MiB / MED_REC / 2 &&
+	      bad <= SMALLDISK_MB * MiB / MED_REC + 2,
+	      "full host disk: deferred EIO / MEDIUM_ERROR on record %llu of this tape, "
+	      "the ones before retired (rc %d, sense %s, retired %llu)",
+	      (unsigned long long)bad, rc, tape_sense_name(st.error_sense),
+	      (unsigned long long)(st.retired - base));
+	r = tape_write_queued(t, arena, 4096, &seq);
+	CHECK(r == -EIO && tape_last(t)->sense == TAPE_SENSE_MEDIUM_ERROR,
+	      "a queued write after it is refused with the same error (%zd)", r);
+	rc = tape_read_position(t, &pos);
+	CHECK(rc < 0, "the position is unknown after a medium error (%d)", rc);
+	CHECK(tape_rewind(t) == 0, "rewind (the position is known again)");
+	for (i = 0; i + 1 < (int)bad; i++) {
+		r = tape_read(t, rbuf, 2 * MiB);
+		if (r != MED_REC || !same(rbuf, MED_REC, 3000u + (unsigned)i))
+			break;
+	}
+	CHECK(i + 1 == (int)bad, "the %llu records before it read back intact (%d)",
+	      (unsigned long long)bad - 1, i);
+	/*
+	 * tgt keeps a record whose write failed (its header goes to the disk
+	 * before the data), so the failed one may be there; what must not be
+	 * is anything queued after it.
+	 */
+	r = tape_read(t, rbuf, 2 * MiB);
+	printf("# where the failed record was, tgt gives: %zd (%s)\n", r,
+	       tape_sense_name(tape_last(t)->sense));
+	if (r > 0)
+		r = tape_read(t, rbuf, 2 * MiB);
+	CHECK(!(r == MED_REC && same(rbuf, MED_REC, 3000u + (unsigned)bad)),
+	      "no record queued after the failed one is on the tape (next read: %zd, %s)", r,
+	      tape_sense_name(tape_last(t)->sense));
+	return t;
+}
+
 int main(void)
 {
 	const char *mb = getenv("FUSETAPE_TAPE_MB");
@@ -390,7 +479,10 @@ int main(void)
 		else
 			SKIP("the tape is too big to fill", "early warning (%ld MiB tape)", tape_mb);
 		part_deferred_error(t);
+		t = part_medium_error(t);
 	}
+	if (!t)
+		return tap_done();
 	CHECK(tape_close(t) == 0, "close");
 	CHECK(stat_of("pages_pinned_now") == 0, "no page left pinned");
 	return tap_done();
