@@ -2,7 +2,9 @@
 # fs-stream.sh - guest benchmark (issue 5): the filesystem writing one big
 # file through /dev/tapedma0 versus through /dev/nst0, the same drive.
 #
-# Per run and device (runs interleaved: nst, tapedma, nst, ...):
+# Per run and device (runs interleaved: nst, tapedma, tapedma_sync, nst,
+# ...; tapedma_sync is tapedma with the backend's write-behind turned off,
+# FUSETAPE_TAPEDMA_QDEPTH=0):
 #   mkfs.fusetape --single-partition -f (tgt's drive cannot partition)
 #   -> fusetape DEVICE mnt -> timed: cp of a 256 MiB file from tmpfs, then
 #   fusetape -u (it returns when the index is on tape) -> mount -> timed:
@@ -70,7 +72,9 @@ fi
 bytes=$((mb * 1048576))
 devs=/dev/nst0
 if [ -c /dev/tapedma0 ]; then
-	devs="/dev/nst0 /dev/tapedma0"
+	# tapedma0_sync: the same daemon and device with the backend's
+	# write-behind off (FUSETAPE_TAPEDMA_QDEPTH=0): what queueing gains
+	devs="/dev/nst0 /dev/tapedma0 sync:/dev/tapedma0"
 else
 	echo "no /dev/tapedma0 (tapedma.ko not loaded): nst only"
 fi
@@ -170,11 +174,19 @@ zc0=$(stat_of bytes_zero_copy) cp0=$(stat_of bytes_copied)
 r=1
 while [ $r -le $RUNS ]; do
 	for dev in $devs; do
-		d=${dev#/dev/}
+		unset FUSETAPE_TAPEDMA_QDEPTH
+		case $dev in
+		sync:*)
+			dev=${dev#sync:}
+			d=${dev#/dev/}_sync
+			export FUSETAPE_TAPEDMA_QDEPTH=0 ;;
+		*) d=${dev#/dev/} ;;
+		esac
 		[ $d = nst0 ] && d=nst
 		before=$(stat_of bytes_moved)
 		run "$dev" $r
 		rc=$?
+		unset FUSETAPE_TAPEDMA_QDEPTH
 		check $rc "run $r $d: $mb MiB written by cp and by dd, read back identical after remounts"
 		if [ $d = nst ] && [ "$(stat_of bytes_moved)" != "$before" ]; then
 			echo "run $r nst: tapedma's bytes_moved changed during the nst run"
@@ -193,7 +205,7 @@ done
 zc1=$(stat_of bytes_zero_copy) cp1=$(stat_of bytes_copied)
 
 echo "median of $RUNS runs, $mb MiB file (MB/s = 10^6 bytes/s; writes timed until fusetape -u returned):"
-for d in nst tapedma0; do
+for d in nst tapedma0 tapedma0_sync; do
 	[ $d = nst ] || [ -c /dev/tapedma0 ] || continue
 	eval "mc_$d=\$(echo \"\${c_$d:-}\" | median) mw_$d=\$(echo \"\${w_$d:-}\" | median) mr_$d=\$(echo \"\${r_$d:-}\" | median)"
 	eval "echo \"RESULT fs $d: write cp \${mc_$d:-?} MB/s, write dd bs=1M \${mw_$d:-?} MB/s, read \${mr_$d:-?} MB/s\""
@@ -201,6 +213,7 @@ done
 if [ -c /dev/tapedma0 ]; then
 	if [ -n "${mc_nst:-}" ] && [ -n "${mc_tapedma0:-}" ]; then
 		echo "RESULT fs ratio tapedma0/nst: write cp $(ratio "$mc_tapedma0" "$mc_nst"), write dd $(ratio "$mw_tapedma0" "$mw_nst"), read $(ratio "$mr_tapedma0" "$mr_nst")"
+		echo "RESULT fs ratio tapedma0/tapedma0_sync (write-behind on/off): write cp $(ratio "$mc_tapedma0" "${mc_tapedma0_sync:-0}"), write dd $(ratio "$mw_tapedma0" "${mw_tapedma0_sync:-0}")"
 	fi
 	echo "RESULT fs counters tapedma0 ($RUNS runs): bytes_zero_copy +$((zc1 - zc0)) bytes_copied +$((cp1 - cp0))"
 	echo "RESULT fs daemon write copied ($RUNS runs, cp and dd): nst ${dcp_nst:-?} bytes, tapedma0 ${dcp_tapedma0:-?} bytes"
