@@ -1217,48 +1217,69 @@ static int wq_wait_cqe(struct tdma_wq *q, struct io_uring_cqe **cqe)
 	return rc;
 }
 
+static int wq_collect(struct tdma_wq *q, bool wait);
+
 static void wq_teardown(struct tdma *d)
 {
 	struct tdma_wq *q = d->wq;
 
 	if (!q)
 		return;
-	/* exiting the ring waits for what is still in the kernel */
+	/*
+	 * Closing the ring returns before the kernel has finished with what
+	 * is in flight: wait for it here, or the caller could reuse memory
+	 * the drive is still reading.
+	 */
+	while (q->chain_busy && wq_collect(q, true) == 0)
+		;
 	io_uring_queue_exit(&q->ring);
 	free(q->slots);
 	free(q);
 	d->wq = NULL;
 }
 
-/* Send records sent + 1 .. queued as one chain (nothing may be in flight). */
+/*
+ * Send records sent + 1 .. queued as one chain (nothing may be in flight).
+ * Once prepared, a chain must go whole: what the kernel did not take stays
+ * in the submission ring and would go with the next submission.  If it
+ * cannot, the part taken is in flight (sent says how far) and the error
+ * is returned; nothing is submitted on this ring after that.
+ */
 static int wq_send(struct tdma *d)
 {
 	struct tdma_wq *q = d->wq;
 	uint64_t s, first = q->sent + 1;
-	int rc;
+	unsigned n, taken = 0;
+	int rc = 0;
 
 	if (q->chain_busy || q->sent >= q->queued)
 		return 0;
+	n = (unsigned)(q->queued - q->sent);
+	if (io_uring_sq_space_left(&q->ring) < n)
+		return -EBUSY;	/* 2 * depth entries, one chain at a time: cannot happen */
 	for (s = first; s <= q->queued; s++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
 		struct wq_slot *w = wq_slot(q, s);
 		struct ssc_cdb c = ssc_cdb_write6(w->len);
 
-		if (!sqe)
-			return -EBUSY;	/* the ring has 2 * depth entries: cannot happen */
 		wq_prep(d, sqe, &c, TAPEDMA_DIR_TO_DEVICE, w->buf, w->len, q->fixed, &w->res, s);
 		if (s < q->queued)
 			sqe->flags |= IOSQE_IO_LINK;
 		w->done = false;
 	}
-	rc = io_uring_submit(&q->ring);
-	if (rc < 0)
-		return rc;
-	if ((uint64_t)rc != q->queued - first + 1)
-		return -EIO;	/* a chain is taken whole or not at all */
-	q->chain_busy = true;
-	q->chain_end = q->queued;
-	q->sent = q->queued;
+	while (taken < n) {
+		rc = io_uring_submit(&q->ring);
+		if (rc <= 0)
+			break;
+		taken += (unsigned)rc;
+	}
+	if (taken) {
+		q->chain_busy = true;
+		q->chain_end = first + taken - 1;
+		q->sent = q->chain_end;
+	}
+	if (taken < n)
+		return rc < 0 ? rc : -EIO;
 	return 0;
 }
 
@@ -1457,6 +1478,17 @@ static int wq_step(struct tdma *d, bool wait)
 			return 0;
 		}
 		rc = wq_send(d);
+		if (rc < 0) {
+			/* the ring failed: what it did not take is lost to us */
+			struct ssc_write_outcome o = {
+				.err = rc, .sense = TAPE_SENSE_HARDWARE, .position_lost = true,
+			};
+
+			wq_fail(d, q->sent + 1, &o);
+			while (q->chain_busy && wq_collect(q, true) == 0)
+				;
+			rc = 0;
+		}
 	}
 	return rc;
 }
