@@ -257,6 +257,8 @@ static ssize_t write_from(struct ltfs_volume *v, uint64_t uid,
 	v->io.write_direct += direct;
 	if (landed)
 		v->io.write_landed += len;
+	v->tail_uid = uid;
+	v->tail_end = off + len;
 	return (ssize_t)len;
 
 fail:
@@ -274,8 +276,8 @@ fail:
 	} else {
 		v->wlen = 0;
 	}
-	if (rc == -ENOSPC)
-		v->dp_full = true;
+	if (rc == -ENOSPC && tape_last(v->t)->sense == TAPE_SENSE_EOM)
+		v->dp_full = true;	/* the cartridge, not the host, is full */
 	/* a synchronous write refused for an earlier queued record's failure */
 	ltfs_stream_collect(v, 0);
 	if (v->qerr)
@@ -294,14 +296,37 @@ ssize_t ltfs_write_landed(struct ltfs_volume *v, uint64_t uid, const void *data,
 {
 	const unsigned char *p = data;
 	unsigned char *bounce = NULL;
-	bool landed = false;
+	bool landed = false, moved = false;
 	ssize_t r;
 
 	if (v->land_active && v->arena) {
-		landed = p == v->arena + v->land_data && v->land_data == v->rec_start + v->wlen &&
+		landed = p == v->arena + v->land_data &&
+			 v->land_data == v->rec_start + v->wlen + v->land_pad &&
 			 len <= v->land_hi - v->land_data;
 		/* the request is in: the bytes under its header go back */
 		ltfs_stream_restore(v);
+	}
+	if (landed && v->land_pad) {
+		if (uid == v->tail_uid && off == v->tail_end) {
+			/*
+			 * It continues the file's last extent: padding would
+			 * split the extent (one per write of an odd size), so
+			 * the payload moves down onto the stream's end.
+			 */
+			memmove(v->wbuf + v->wlen, p, len);
+			moved = true;
+		} else {
+			/* a new extent starts here anyway: pad up to it */
+			int rc = 0;
+
+			memset(v->wbuf + v->wlen, 0, v->land_pad);
+			v->wlen += v->land_pad;
+			v->io.write_padding += v->land_pad;
+			if (v->wlen == v->bs)
+				rc = ltfs_stream_queue(v, v->bs, true);
+			if (rc)
+				return v->qerr ? -EIO : rc;
+		}
 	}
 	if (!landed && v->arena && len && p >= v->arena && p < v->arena + v->arena_len) {
 		/* a request left behind by the stream (a sync moved on meanwhile):
@@ -315,6 +340,10 @@ ssize_t ltfs_write_landed(struct ltfs_volume *v, uint64_t uid, const void *data,
 	}
 	r = write_from(v, uid, p, len, off, landed);
 	free(bounce);
+	if (moved && r > 0) {
+		v->io.write_landed -= (uint64_t)r;
+		v->io.write_copied += (uint64_t)r;
+	}
 	return r;
 }
 

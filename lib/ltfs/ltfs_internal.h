@@ -292,6 +292,9 @@ struct ltfs_volume {
 	bool land_pending;		/* the request may still be arriving */
 	size_t land_lo, land_hi;	/* its window in the arena */
 	size_t land_data;		/* where its payload lands */
+	size_t land_pad;		/* bytes between the stream's end and land_data */
+	/* the file data that ends the stream: which file, up to which offset */
+	uint64_t tail_uid, tail_end;
 	size_t land_saved_at, land_saved_len;	/* bytes of wbuf under the header */
 	unsigned char land_saved[LTFS_LANDING_HDR_MAX];
 	unsigned char *rbuf;	/* one record read cache */

@@ -336,7 +336,7 @@ int ltfs_stream_queue(struct ltfs_volume *v, size_t len, bool contiguous)
 		struct tape_queue_state st;
 
 		v->pos_known = false;
-		if (w == -ENOSPC)
+		if (w == -ENOSPC && tape_last(v->t)->sense == TAPE_SENSE_EOM)
 			v->dp_full = true;
 		/* a write refused because of an earlier deferred failure */
 		tape_queue_reap(v->t, 0, &st);
@@ -419,7 +419,7 @@ int ltfs_flush_wbuf(struct ltfs_volume *v)
 			rc = w < 0 ? (int)w : 0;
 			if (w < 0) {
 				v->pos_known = false;
-				if (w == -ENOSPC)
+				if (w == -ENOSPC && tape_last(v->t)->sense == TAPE_SENSE_EOM)
 					v->dp_full = true;
 			} else {
 				v->pos_block++;
@@ -460,34 +460,28 @@ int ltfs_landing_get(struct ltfs_volume *v, size_t hdr, size_t room,
 		return -EBUSY;
 	if (hdr > LTFS_LANDING_HDR_MAX || hdr >= LTFS_PAGE || room == 0)
 		return -EINVAL;
-	pad = (LTFS_LANDING_ALIGN - cursor(v) % LTFS_LANDING_ALIGN) % LTFS_LANDING_ALIGN;
-	rc = ltfs_stream_room(v, hdr, room + pad);
-	if (!rc && pad) {
-		/*
-		 * The request header before data must be aligned for the FUSE
-		 * structures in it: a few unreferenced zero bytes in the record
-		 * (no extent names them) put the cursor on the boundary.
-		 */
-		memset(v->wbuf + v->wlen, 0, pad);
-		v->wlen += pad;
-		v->io.write_padding += pad;
-		if (v->wlen == v->bs)
-			rc = ltfs_stream_queue(v, v->bs, true);
-		if (!rc)
-			rc = ltfs_stream_room(v, hdr, room);
-	}
+	/*
+	 * The request header before data must be aligned for the FUSE
+	 * structures in it, so data goes up to LTFS_LANDING_ALIGN - 1 bytes
+	 * past an unaligned stream end.  Whether those bytes become padding
+	 * is decided when the request turns out to be a write
+	 * (ltfs_write_landed()): padding only where a new extent starts anyway.
+	 */
+	rc = ltfs_stream_room(v, hdr, room + LTFS_LANDING_ALIGN - 1);
 	if (rc)
 		return rc == -EINVAL || rc == -ENOBUFS ? -EINVAL : -EIO;
 	cur = cursor(v);
-	lo = cur - hdr;
+	pad = (LTFS_LANDING_ALIGN - cur % LTFS_LANDING_ALIGN) % LTFS_LANDING_ALIGN;
+	lo = cur + pad - hdr;
 	v->land_saved_at = lo > v->rec_start ? lo : v->rec_start;
-	v->land_saved_len = cur - v->land_saved_at;
+	v->land_saved_len = cur > v->land_saved_at ? cur - v->land_saved_at : 0;
 	memcpy(v->land_saved, v->arena + v->land_saved_at, v->land_saved_len);
 	v->land_active = v->land_pending = true;
 	v->land_lo = lo;
-	v->land_hi = cur + room;
-	v->land_data = cur;
-	l->data = v->arena + cur;
+	v->land_hi = cur + pad + room;
+	v->land_data = cur + pad;
+	v->land_pad = pad;
+	l->data = v->arena + v->land_data;
 	return 0;
 }
 

@@ -273,17 +273,57 @@ static void test_landing(void)
 	      "every full record was queued from the stream (%llu)",
 	      (unsigned long long)io.records_queued);
 
-	/* odd request sizes: records end in the middle of requests, and
-	 * the next request's header is aligned by a few bytes of padding */
-	CHECK(land_file(v, "odd", odd_data, odd, 777777) != 0, "odd-sized requests landed");
-	ltfs_io_stats(v, &io);
-	CHECK(io.write_padding > 0 && io.write_padding < 8 * (odd / 777777 + 1),
-	      "... a few bytes of padding aligned their headers (%llu)",
-	      (unsigned long long)io.write_padding);
-	/* a record shorter than a header, right after one still in flight,
-	 * is moved rather than waited for: at most that was copied */
-	CHECK(io.write_copied < HDR * (odd / 777777 + 1),
-	      "... copied at most short record starts (%llu)", (unsigned long long)io.write_copied);
+	/* odd request sizes: records end in the middle of requests, and the
+	 * stream's end is unaligned after every one.  The file's requests
+	 * follow each other, so they are moved down onto the stream's end
+	 * (one extent, no padding) rather than padded apart. */
+	{
+		uint64_t copied0 = io.write_copied, pad0 = io.write_padding, ouid;
+		struct ltfs_node *on;
+
+		ouid = land_file(v, "odd", odd_data, odd, 777777);
+		CHECK(ouid != 0, "odd-sized requests landed");
+		ltfs_io_stats(v, &io);
+		on = ouid ? ltfs_tree_get(&v->ix.tree, ouid) : NULL;
+		CHECK(on && on->next == 1, "... the file is one extent (%zu)", on ? on->next : 0);
+		CHECK_EQ(io.write_padding, pad0 + (8 - (5000 + big) % 8) % 8,
+			 "... padded only where the file starts");
+		/* every request after the first was moved down; a record shorter
+		 * than a header right after one in flight may move too */
+		CHECK(io.write_copied - copied0 >= odd - 777777 &&
+		      io.write_copied - copied0 < odd - 777777 + HDR * (odd / 777777 + 1),
+		      "... requests after the first were moved, not padded (%llu)",
+		      (unsigned long long)(io.write_copied - copied0));
+	}
+	/* files of odd sizes one after another: each starts a new extent, so
+	 * aligning the next one's header costs padding, not a copy */
+	{
+		static unsigned char few[3][1001];
+		uint64_t copied0 = io.write_copied, pad0 = io.write_padding;
+		int i;
+
+		for (i = 0; i < 3; i++) {
+			char name[16];
+
+			fill_random(few[i], sizeof(few[i]));
+			snprintf(name, sizeof(name), "few%d", i);
+			CHECK(land_file(v, name, few[i], sizeof(few[i]), sizeof(few[i])) != 0,
+			      "odd-sized file %d landed", i);
+		}
+		ltfs_io_stats(v, &io);
+		CHECK_EQ(io.write_copied, copied0, "... nothing copied for them");
+		CHECK(io.write_padding > pad0, "... padding between them (%llu)",
+		      (unsigned long long)(io.write_padding - pad0));
+		for (i = 0; i < 3; i++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "few%d", i);
+			memset(back, 0, sizeof(few[i]));
+			n = ltfs_read(v, lookup_uid(v, LTFS_ROOT_UID, name), back, sizeof(few[i]), 0);
+			CHECK(n == (ssize_t)sizeof(few[i]) && memcmp(back, few[i], sizeof(few[i])) == 0,
+			      "... file %d reads back identical", i);
+		}
+	}
 
 	/* a request that is not a write lands and leaves the stream alone */
 	rc = ltfs_landing_get(v, HDR, ROOM, &l);
