@@ -150,18 +150,25 @@ if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
 	new_volume "$U/t.img" 64M
 	chown -R 65534:65534 "$U"
 	as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
-	expect_rc 0 "fusetape as an unprivileged user" "$out" as_nobody timeout 60 "$FT" "$U/t.img" "$U/mnt"
+	# The build tree may be out of that user's reach (a clone under /root,
+	# mode 700, on a fresh machine): then a copy of the binary is used.
+	UFT=$FT
+	if ! as_nobody test -x "$FT"; then
+		cp "$FT" "$T/fusetape-nobody" && chmod 755 "$T/fusetape-nobody"
+		UFT=$T/fusetape-nobody
+	fi
+	expect_rc 0 "fusetape as an unprivileged user" "$out" as_nobody timeout 60 "$UFT" "$U/t.img" "$U/mnt"
 	mounts+=("$U/mnt")
 	expect_eq "files belong to that user" "$(as_nobody sh -c "echo hi >'$U/mnt/x' && stat -c %u '$U/mnt/x'")" 65534
-	expect_rc 0 "fusetape -u as that user (through fusermount3)" "$out" as_nobody timeout 60 "$FT" -u "$U/mnt"
+	expect_rc 0 "fusetape -u as that user (through fusermount3)" "$out" as_nobody timeout 60 "$UFT" -u "$U/mnt"
 	check "not mounted" bash -c "! mountpoint -q '$U/mnt'"
-	expect_rc 0 "mount again" "$out" as_nobody timeout 60 "$FT" "$U/t.img" "$U/mnt"
+	expect_rc 0 "mount again" "$out" as_nobody timeout 60 "$UFT" "$U/t.img" "$U/mnt"
 	expect_eq "the file is there" "$(as_nobody cat "$U/mnt/x")" hi
 	expect_rc 5 "another user may not unmount it with -u" "$out" \
-		setpriv --reuid=65533 --regid=65533 --clear-groups timeout 60 "$FT" -u "$U/mnt"
+		setpriv --reuid=65533 --regid=65533 --clear-groups timeout 60 "$UFT" -u "$U/mnt"
 	expect_grep "and is told why" "$out" 'as the user who mounted it'
 	check "still mounted" bash -c "findmnt -n '$U/mnt' >/dev/null"
-	expect_rc 0 "fusetape -u as the owner" "$out" as_nobody timeout 60 "$FT" -u "$U/mnt"
+	expect_rc 0 "fusetape -u as the owner" "$out" as_nobody timeout 60 "$UFT" -u "$U/mnt"
 	check "not mounted" bash -c "! findmnt -n '$U/mnt' >/dev/null"
 else
 	ok "unprivileged user # SKIP needs root and setpriv"
