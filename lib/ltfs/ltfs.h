@@ -306,9 +306,12 @@ struct ltfs_landing {
  * either free too or the end of the record being filled, whose bytes the
  * core saved now and puts back when the request turns out not to be a
  * write at data, or at ltfs_landing_put().  data is the end of the record
- * being filled, or the page-aligned start of a fresh one, and always
- * LTFS_LANDING_ALIGN-aligned: a record that ends unaligned gets a few
- * zero bytes no extent names (counted as write_padding).  May wait for
+ * being filled (rounded up to LTFS_LANDING_ALIGN), or the page-aligned
+ * start of a fresh one.  When the stream ends unaligned, a write that
+ * starts a new extent keeps those few bytes as zero padding no extent
+ * names (write_padding); one that continues the file's last extent is
+ * moved down onto the stream's end (write_copied), so that the file stays
+ * one extent.  May wait for
  * records in flight to retire.  Fails (the caller then receives into
  * memory of its own and calls ltfs_write()) with -EROFS on a read-only
  * volume, -EIO after a deferred write error, -EBUSY if a landing is
