@@ -334,61 +334,6 @@ ssize_t tape_write(struct tape *t, const void *buf, size_t len)
 	return t->ops->write(t, buf, len);
 }
 
-/* Read exactly len bytes from a pipe (blocking); -EIO if it runs dry. */
-static int read_pipe_full(int fd, unsigned char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = read(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-ssize_t tape_write_splice(struct tape *t, int pipe_fd, size_t len)
-{
-	unsigned char *buf;
-	ssize_t r;
-	int err;
-
-	if (!t)
-		return -EINVAL;
-	settle(t);
-	if (pipe_fd < 0 || len == 0 || len > t->caps.max_record)
-		return illegal(t);
-	if (t->readonly)
-		return protected(t);
-	if (t->q.error)
-		return tape_fail(t, t->q.error, t->q.error_sense, 0);
-	if (t->ops->write_splice)
-		return t->ops->write_splice(t, pipe_fd, len);
-	/* No zero-copy path in this backend: through memory. */
-	buf = malloc(len);
-	if (!buf)
-		return tape_fail(t, -ENOMEM, TAPE_SENSE_HARDWARE, 0);
-	err = read_pipe_full(pipe_fd, buf, len);
-	if (err) {
-		free(buf);
-		return tape_fail(t, err == -EIO ? -EIO : err,
-				 TAPE_SENSE_ILLEGAL_REQUEST, 0);
-	}
-	r = t->ops->write(t, buf, len);
-	free(buf);
-	return r;
-}
-
-bool tape_splice_native(const struct tape *t)
-{
-	return t && t->ops->write_splice;
-}
-
 int tape_write_filemarks(struct tape *t, unsigned count)
 {
 	if (!t)

@@ -194,23 +194,6 @@ ssize_t tape_read(struct tape *t, void *buf, size_t len);
  */
 ssize_t tape_write(struct tape *t, const void *buf, size_t len);
 
-/*
- * Zero-copy write: one record of len bytes (same rules and results as
- * tape_write()) whose data is the next len bytes of the pipe pipe_fd.
- *  - On success exactly len bytes have been taken from the pipe.
- *  - On failure an unknown part of them may have been taken: the caller
- *    must throw the rest of the pipe away (nothing of it is on tape).
- *  - A pipe that runs dry before len bytes: -EIO, sense ILLEGAL_REQUEST,
- *    nothing written.
- * Backends that can move pipe pages to the medium without copying them
- * through user memory (tape_splice_native() true: the image backend
- * splices into the image file) do so; the others read the pipe into a
- * buffer and write that, which works the same but copies.
- */
-ssize_t tape_write_splice(struct tape *t, int pipe_fd, size_t len);
-/* True if tape_write_splice() moves the data without a copy in user space. */
-bool tape_splice_native(const struct tape *t);
-
 /* ---- write-behind: several records in flight ---------------------------
  *
  * A drive streams only while records keep arriving.  A writer that waits

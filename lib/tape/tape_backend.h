@@ -16,8 +16,6 @@ struct tape_ops {
 	int (*close)(struct tape *t);
 	ssize_t (*read)(struct tape *t, void *buf, size_t len);
 	ssize_t (*write)(struct tape *t, const void *buf, size_t len);
-	/* Optional: a record from a pipe without a user-space copy (tape.h). */
-	ssize_t (*write_splice)(struct tape *t, int pipe_fd, size_t len);
 	/*
 	 * Optional write-behind (tape.h).  Without write_queued, tape.c writes
 	 * queued records synchronously with ->write.  register_arena may be

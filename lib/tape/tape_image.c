@@ -1639,8 +1639,8 @@ static void sigbus_install(void)
 /*
  * The checksum of len bytes at file offset pos, read in place from the
  * page cache through a temporary read-only mapping: a read pass, no copy
- * (this is how records that arrived by splice get their crc, and how the
- * zero-copy read path checks a record before handing it out).  pos is
+ * (this is how the zero-copy read path checks a record before handing it
+ * out).  pos is
  * 4 KiB-aligned (records are).  A range the file no longer holds (an
  * image truncated behind our back) is -EIO, not a crash: see map_guard.
  */
@@ -1685,63 +1685,12 @@ static int crc_in_place(struct image *im, uint64_t pos, size_t len, uint32_t *cr
 	return 0;
 }
 
-/* Bytes ready in a pipe, or -errno. */
-static long pipe_ready(int fd)
-{
-	int n;
-
-	if (ioctl(fd, FIONREAD, &n) < 0)
-		return -errno;
-	return n;
-}
-
 /*
- * len bytes from the pipe to file offset pos.  The caller checked that
- * the pipe holds them, so nothing here can block on it.  splice() moves
- * the pipe's page references into the image's page cache write (the
- * kernel's one copy that any buffered write makes); where the filesystem
- * refuses splice the data goes through the scratch buffer instead.
+ * One record at the current position.  Ordering as described at the top:
+ * tombstone if overwriting, data, then the entry that makes it part of
+ * the tape.
  */
-static int splice_in(struct image *im, int pipe_fd, size_t len, uint64_t pos)
-{
-	while (len) {
-		loff_t o = (loff_t)pos;
-		ssize_t n = splice(pipe_fd, NULL, im->fd, &o, len,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EINVAL) {
-			size_t k = len > SCRATCH_SIZE ? SCRATCH_SIZE : len;
-			int err;
-
-			n = read(pipe_fd, im->scratch, k);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return -errno;
-			if (n == 0)
-				return -EIO;
-			err = pwrite_full(im->fd, im->scratch, (size_t)n, pos);
-			if (err)
-				return err;
-		} else if (n < 0) {
-			return errno == EAGAIN ? -EIO : -errno;
-		} else if (n == 0) {
-			return -EIO;
-		}
-		pos += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * One record at the current position, its data from buf or (buf NULL)
- * from pipe_fd.  Ordering as described at the top: tombstone if
- * overwriting, data, then the entry that makes it part of the tape.
- */
-static ssize_t write_record(struct tape *t, const void *buf, int pipe_fd, size_t len)
+static ssize_t image_write(struct tape *t, const void *buf, size_t len)
 {
 	struct image *im = IM(t);
 	uint32_t part = im->cur_part;
@@ -1754,14 +1703,6 @@ static ssize_t write_record(struct tape *t, const void *buf, int pipe_fd, size_t
 
 	if (!im->loaded)
 		return not_ready(t);
-	if (!buf) {
-		long ready = pipe_ready(pipe_fd);
-
-		if (ready < 0)
-			return tape_fail(t, (int)ready, TAPE_SENSE_ILLEGAL_REQUEST, 0);
-		if ((size_t)ready < len)
-			return tape_fail(t, -EIO, TAPE_SENSE_ILLEGAL_REQUEST, 0);
-	}
 	err = object_data_off(im, part, n, &off);
 	if (err)
 		return medium_error(t, err);
@@ -1776,14 +1717,8 @@ static ssize_t write_record(struct tape *t, const void *buf, int pipe_fd, size_t
 			return medium_error(t, err);
 		truncate_at(ps, n, off);
 	}
-	if (buf) {
-		err = pwrite_full(im->fd, buf, len, hp->data_off + off);
-		crc = tape_crc32c(0, buf, len);
-	} else {
-		err = splice_in(im, pipe_fd, len, hp->data_off + off);
-		if (!err)
-			err = crc_in_place(im, hp->data_off + off, len, &crc);
-	}
+	err = pwrite_full(im->fd, buf, len, hp->data_off + off);
+	crc = tape_crc32c(0, buf, len);
 	if (err)
 		return medium_error(t, err);
 	/*
@@ -1812,16 +1747,6 @@ static ssize_t write_record(struct tape *t, const void *buf, int pipe_fd, size_t
 	if (past_early_warning(im, part, end))
 		t->last.sense = TAPE_SENSE_EARLY_WARNING;
 	return (ssize_t)len;
-}
-
-static ssize_t image_write(struct tape *t, const void *buf, size_t len)
-{
-	return write_record(t, buf, -1, len);
-}
-
-static ssize_t image_write_splice(struct tape *t, int pipe_fd, size_t len)
-{
-	return write_record(t, NULL, pipe_fd, len);
 }
 
 /* ---- write-behind ------------------------------------------------------- */
@@ -2055,7 +1980,7 @@ static void wb_retire(struct image *im)
 				wb_fail(im, first, first->err);
 			return;
 		}
-		if (wb->dfd < 0)	/* buffered: start writeback as write_record() does */
+		if (wb->dfd < 0)	/* buffered: start writeback as image_write() does */
 			(void)sync_file_range(im->fd,
 				(off64_t)(im->h.p[first->part].data_off + first->off),
 				(off64_t)(wb_at(wb, k - 1)->off + wb_at(wb, k - 1)->len - first->off),
@@ -2221,7 +2146,7 @@ static ssize_t image_write_queued(struct tape *t, const void *buf, size_t len)
 		err = wb_drain(im);
 		if (err)
 			return tape_fail(t, err, t->q.error ? t->q.error_sense : TAPE_SENSE_HARDWARE, 0);
-		r = write_record(t, buf, -1, len);
+		r = image_write(t, buf, len);
 		if (r >= 0) {
 			t->q.retired = t->q.queued + 1;	/* tape.c counts it next */
 			if (t->last.sense == TAPE_SENSE_EARLY_WARNING)
@@ -2662,7 +2587,6 @@ static const struct tape_ops image_ops = {
 	.close = image_close,
 	.read = image_read,
 	.write = image_write,
-	.write_splice = image_write_splice,
 	.register_arena = image_register_arena,
 	.write_queued = image_write_queued,
 	.reap = image_reap,

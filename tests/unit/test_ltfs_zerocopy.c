@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_ltfs_zerocopy.c - the zero-copy data path below the daemon:
- * tape_write_splice() and tape_image_verify_record() on an image; write
+ * tape_image_verify_record() and record extents on an image; write
  * requests landed in the write stream (ltfs_landing_get/ltfs_write_landed/
  * ltfs_landing_put: files packed mid-record, requests crossing records,
  * odd sizes, a request that is not a write, the ring's wrap, a sync while
@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
@@ -21,80 +20,23 @@
 #include "tape/tape_backend.h"
 
 #define BS 65536u
-#define PIPE_BYTES (1u << 20)
-
-static int pipe_new(int p[2])
-{
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	/* 1 MiB is what an unprivileged process may ask for by default */
-	if (fcntl(p[0], F_SETPIPE_SZ, PIPE_BYTES) < (int)PIPE_BYTES) {
-		printf("# F_SETPIPE_SZ 1 MiB failed\n");
-		return -1;
-	}
-	return 0;
-}
-
-static int pipe_fill(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int pipe_ready(int fd)
-{
-	int n = -1;
-
-	ioctl(fd, FIONREAD, &n);
-	return n;
-}
 
 static void test_tape_level(void)
 {
 	const char *path = image_new("tape.img", 64ull << 20);
 	unsigned char *data = malloc(3 * BS), *back = malloc(3 * BS);
-	struct tape_position pos;
 	struct tape *t = tape_at(path, 0);
 	uint64_t off;
 	uint32_t len, crc;
-	int p[2], fd;
+	int fd;
 	ssize_t n;
 
-	CHECK(t && data && back && pipe_new(p) == 0, "image and pipe");
+	CHECK(t && data && back, "image");
 	if (!t || !data || !back)
 		exit(2);
-	CHECK(tape_splice_native(t), "the image backend splices natively");
 	fill_random(data, 3 * BS);
-
-	/* two records from the pipe, one filled in the middle with 1000 bytes */
-	pipe_fill(p[1], data, BS + 1000);
-	n = tape_write_splice(t, p[0], BS);
-	CHECK_EQ(n, BS, "tape_write_splice of a whole record");
-	CHECK_EQ(pipe_ready(p[0]), 1000, "exactly the record was taken from the pipe");
-	n = tape_write_splice(t, p[0], 1000);
-	CHECK_EQ(n, 1000, "tape_write_splice of a short record");
-	CHECK_EQ(pipe_ready(p[0]), 0, "the pipe is empty");
-
-	/* the pipe runs dry: an error, nothing written, no hang */
-	pipe_fill(p[1], data, 100);
-	n = tape_write_splice(t, p[0], 4096);
-	CHECK_EQ(n, -EIO, "a pipe holding less than the record: -EIO");
-	CHECK_EQ(tape_last(t)->sense, TAPE_SENSE_ILLEGAL_REQUEST, "... sense ILLEGAL REQUEST");
-	CHECK(tape_read_position(t, &pos) == 0 && pos.block == 2,
-	      "... and no record written (position %llu)", (unsigned long long)pos.block);
-	CHECK_EQ(tape_write_splice(t, -1, 10), -EINVAL, "a bad descriptor: -EINVAL");
-	CHECK_EQ(tape_write_splice(t, p[0], 0), -EINVAL, "length 0: -EINVAL");
-	while (pipe_ready(p[0]) > 0 && read(p[0], back, BS) > 0)
-		;
+	CHECK_EQ(tape_write(t, data, BS), BS, "a whole record");
+	CHECK_EQ(tape_write(t, data + BS, 1000), 1000, "a short record");
 	CHECK_EQ(tape_write_filemarks(t, 1), 0, "a filemark after them");
 
 	/* read back through tape_read, which checks the stored crc */
@@ -123,8 +65,6 @@ static void test_tape_level(void)
 	} else {
 		CHECK(0, "record_extent of record 1");
 	}
-	close(p[0]);
-	close(p[1]);
 	tape_close(t);
 	free(data);
 	free(back);
@@ -616,16 +556,15 @@ static void test_truncated_image(void)
 	struct tape *t = tape_at(path, 0);
 	uint64_t off;
 	uint32_t len, crc;
-	int p[2], fd, other, status;
+	int fd, other, status;
 	pid_t child;
 
-	CHECK(t && data && back && pipe_new(p) == 0, "truncate: image and pipe");
+	CHECK(t && data && back, "truncate: image");
 	if (!t || !data || !back)
 		exit(2);
 	fill_random(data, 2 * BS);
-	pipe_fill(p[1], data, 2 * BS);
-	CHECK_EQ(tape_write_splice(t, p[0], BS), BS, "truncate: record 0 spliced");
-	CHECK_EQ(tape_write_splice(t, p[0], BS), BS, "truncate: record 1 spliced");
+	CHECK_EQ(tape_write(t, data, BS), BS, "truncate: record 0 written");
+	CHECK_EQ(tape_write(t, data + BS, BS), BS, "truncate: record 1 written");
 	CHECK_EQ(tape_flush(t), 0, "truncate: flushed");
 	if (tape_image_record_extent(t, 0, 1, &fd, &off, &len, &crc) != 0) {
 		CHECK(0, "truncate: record_extent of record 1");
@@ -661,8 +600,6 @@ static void test_truncated_image(void)
 	      !(WIFEXITED(status) && WEXITSTATUS(status) == 0),
 	      "an unrelated SIGBUS still ends the process (status 0x%x)", status);
 	close(other);
-	close(p[0]);
-	close(p[1]);
 	tape_close(t);
 	free(data);
 	free(back);
