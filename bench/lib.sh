@@ -36,11 +36,12 @@ caches_note=
 
 # Start the daemon in the foreground (in the background of this shell) with
 # bash's "times" recording its CPU use when it exits.
+# $mount_opts, if set, is passed to fusetape as -o.
 mount_volume() {
 	local img=$1 cpu=$2
 	# shellcheck disable=SC2016
 	bash -c '"$@"; rc=$?; times >&3; exit $rc' fusetape-bench \
-		"$bin/fusetape" -f "$img" "$mnt" 3>"$cpu" >"$work/daemon.log" 2>&1 &
+		"$bin/fusetape" -f ${mount_opts:+-o "$mount_opts"} "$img" "$mnt" 3>"$cpu" >"$work/daemon.log" 2>&1 &
 	daemon_pid=$!
 	for _ in $(seq 200); do
 		mountpoint -q "$mnt" && return 0

@@ -9,6 +9,8 @@
 # Prints MB/s, ratio to dd, the daemon's CPU seconds per GiB, and medians.
 #
 # Environment: ZC_A (default build/rel/bin), ZC_B (default build/zc-rel/bin),
+# ZC_A_OPTS / ZC_B_OPTS (fusetape -o options for that side, e.g. the same
+# build with ZC_A_OPTS=cachedwrites),
 # BENCH_SIZE (2G), BENCH_RUNS (3), BENCH_STORAGE (/var/tmp).  Needs root.
 set -eu
 cd "$(dirname "$0")/.."
@@ -61,7 +63,11 @@ for storage in $storages; do
 		ddr=$(mbps "$bytes" "$(secs "$t0" "$t1")")
 		rm -f "$dir/dd.out"
 		for which in A B; do
-			if [ $which = A ]; then bin=$bin_a; else bin=$bin_b; fi
+			if [ $which = A ]; then
+				bin=$bin_a mount_opts=${ZC_A_OPTS:-}
+			else
+				bin=$bin_b mount_opts=${ZC_B_OPTS:-}
+			fi
 			rm -f "$img"
 			"$bin/mkfs.fusetape" -q --image-size "$img_size" -n bench "$img"
 			drop_caches

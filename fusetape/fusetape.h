@@ -65,6 +65,13 @@ enum {
 /* Largest FUSE write request we accept (the kernel's maximum, 256 pages). */
 #define FT_MAX_WRITE (1u << 20)
 
+/* Opens of one file (the daemon's FOPEN_DIRECT_IO bookkeeping). */
+struct ft_open_file {
+	uint64_t ino;
+	unsigned opens;			/* all opens the kernel holds */
+	unsigned direct_writers;	/* of which write-only, uncached */
+};
+
 struct ft_fs {
 	pthread_mutex_t lock;		/* serialises every core call */
 	struct ltfs_volume *vol;	/* NULL once unmounted */
@@ -95,6 +102,18 @@ struct ft_fs {
 	 */
 	bool landing;
 	bool splice;
+	/*
+	 * Write-only opens bypass the page cache (FOPEN_DIRECT_IO): the
+	 * kernel then copies a writer's data once, from the writer straight
+	 * into the write stream, instead of first into page-cache pages that
+	 * nobody reads (cp, tar -x).  open_files keeps what coherence needs:
+	 * such an open is given only to a file nobody else has open, and
+	 * while it lasts the file's other opens are uncached too.
+	 */
+	bool direct_writes;
+	struct ft_open_file *open_files;
+	size_t n_open_files, cap_open_files;
+	uint64_t direct_write_opens;	/* opens given FOPEN_DIRECT_IO for writing */
 	char write_path[160];		/* "landing: ..." or "copy: why" */
 	char read_path[160];		/* "splice (image)" or "copy: why" */
 	uint64_t requests;		/* FUSE requests received */

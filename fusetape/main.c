@@ -50,11 +50,12 @@ struct ft_conf {
 	long umask;		/* -1: 022 */
 	bool nosplice;
 	bool nolanding;
+	bool cachedwrites;
 	bool help, version;
 };
 
 enum { KEY_RO, KEY_SYNC, KEY_UID, KEY_GID, KEY_UMASK, KEY_NOSPLICE, KEY_NOLANDING,
-       KEY_HELP, KEY_VERSION };
+       KEY_CACHEDWRITES, KEY_HELP, KEY_VERSION };
 
 static const struct fuse_opt ft_opt_spec[] = {
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -64,6 +65,7 @@ static const struct fuse_opt ft_opt_spec[] = {
 	FUSE_OPT_KEY("umask=", KEY_UMASK),
 	FUSE_OPT_KEY("nosplice", KEY_NOSPLICE),
 	FUSE_OPT_KEY("nolanding", KEY_NOLANDING),
+	FUSE_OPT_KEY("cachedwrites", KEY_CACHEDWRITES),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -143,6 +145,9 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_NOLANDING:
 		c->nolanding = true;
 		return 0;
+	case KEY_CACHEDWRITES:
+		c->cachedwrites = true;
+		return 0;
 	case KEY_HELP:
 		c->help = true;
 		return 0;
@@ -173,6 +178,8 @@ static void usage(FILE *f)
 "                           memory records go to tape from\n"
 "    -o nosplice            answer reads from memory, not by splicing\n"
 "                           ranges of the tape image\n"
+"    -o cachedwrites        write-only opens go through the page cache too\n"
+"                           (by default they bypass it: one copy less)\n"
 "    -o allow_other         let other users in (see /etc/fuse.conf)\n"
 "    -f                     stay in the foreground\n"
 "    -d                     debug: print every FUSE request (implies -f)\n"
@@ -708,6 +715,7 @@ int main(int argc, char *argv[])
 	if (!fs.readonly)
 		ltfs_write_behind_reattach(fs.vol);
 	choose_write_path(&fs, conf.nolanding);
+	fs.direct_writes = !conf.cachedwrites;
 	clock_gettime(CLOCK_MONOTONIC, &fs.mounted_at);
 	fs.mountpoint = copts.mountpoint;
 	fs.read_ahead_pending = true;
@@ -735,6 +743,7 @@ out_signals:
 out_session:
 	fuse_session_destroy(se);
 out_args:
+	free(fs.open_files);
 	free(copts.mountpoint);
 	fuse_opt_free_args(&args);
 	free(conf.device);

@@ -126,6 +126,80 @@ static void reply_entry_or_forget(fuse_req_t req, struct ft_fs *fs,
 	}
 }
 
+/* ---- which opens bypass the page cache ---- */
+
+/* fi->fh: how an open is cached; FT_FH_UNCOUNTED: not in open_files (no memory) */
+enum { FT_FH_CACHED = 0, FT_FH_DIRECT_WRITER = 1, FT_FH_UNCACHED = 2, FT_FH_UNCOUNTED = 3 };
+
+static struct ft_open_file *open_file(struct ft_fs *fs, fuse_ino_t ino, bool add)
+{
+	struct ft_open_file *f;
+	size_t i;
+
+	for (i = 0; i < fs->n_open_files; i++)
+		if (fs->open_files[i].ino == ino)
+			return &fs->open_files[i];
+	if (!add)
+		return NULL;
+	if (fs->n_open_files == fs->cap_open_files) {
+		size_t cap = fs->cap_open_files ? 2 * fs->cap_open_files : 16;
+
+		f = realloc(fs->open_files, cap * sizeof(*f));
+		if (!f)
+			return NULL;
+		fs->open_files = f;
+		fs->cap_open_files = cap;
+	}
+	f = &fs->open_files[fs->n_open_files++];
+	*f = (struct ft_open_file){ .ino = ino };
+	return f;
+}
+
+/*
+ * Decide how the kernel caches this open and count it.  A write-only
+ * open of a file nobody else has open is uncached (FOPEN_DIRECT_IO); its
+ * open drops what the page cache holds of the file (no keep_cache), and
+ * while it lasts every other open of the file is uncached as well, so no
+ * page of the file is cached that its writes would make stale.  Called
+ * under the lock.  Returns false if the open cannot be counted (no
+ * memory): the caller fails it.
+ */
+static bool open_begin(struct ft_fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ft_open_file *f = open_file(fs, ino, true);
+
+	if (!f)
+		return false;
+	fi->fh = FT_FH_CACHED;
+	fi->keep_cache = 1;
+	if (fs->direct_writes && (fi->flags & O_ACCMODE) == O_WRONLY && f->opens == 0) {
+		fi->fh = FT_FH_DIRECT_WRITER;
+		f->direct_writers++;
+		fs->direct_write_opens++;
+	} else if (f->direct_writers) {
+		fi->fh = FT_FH_UNCACHED;
+	}
+	if (fi->fh != FT_FH_CACHED) {
+		fi->direct_io = 1;
+		fi->keep_cache = 0;
+	}
+	f->opens++;
+	return true;
+}
+
+/* The kernel dropped an open (release), or never got it. */
+static void open_end(struct ft_fs *fs, fuse_ino_t ino, const struct fuse_file_info *fi)
+{
+	struct ft_open_file *f;
+
+	if (fi->fh == FT_FH_UNCOUNTED || !(f = open_file(fs, ino, false)))
+		return;
+	if (fi->fh == FT_FH_DIRECT_WRITER && f->direct_writers)
+		f->direct_writers--;
+	if (f->opens && --f->opens == 0)
+		*f = fs->open_files[--fs->n_open_files];
+}
+
 static void ft_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct ft_fs *fs = userdata;
@@ -498,17 +572,23 @@ static void ft_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 		r = ltfs_setattr(fs->vol, ino, &sa, &ls);
 	}
+	/*
+	 * Every change of a file's data goes through this mount, so the
+	 * kernel's page cache stays valid from one open to the next (except
+	 * where uncached writers are about: open_begin()).
+	 */
+	if (r == 0 && !open_begin(fs, ino, fi))
+		r = -ENOMEM;
 	unlock(fs);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
-	/*
-	 * Every change of a file's data goes through this mount, so the
-	 * kernel's page cache stays valid from one open to the next.
-	 */
-	fi->keep_cache = 1;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) != 0) {
+		lock(fs);
+		open_end(fs, ino, fi);
+		unlock(fs);
+	}
 }
 
 static void ft_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -529,9 +609,17 @@ static void ft_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	to_entry(fs, &ls, &e);
-	fi->keep_cache = 1;
+	lock(fs);
+	if (!open_begin(fs, ls.uid, fi)) {
+		/* a new file nobody else has open: cached and uncounted */
+		fi->fh = FT_FH_UNCOUNTED;
+		fi->keep_cache = 1;
+		fi->direct_io = 0;
+	}
+	unlock(fs);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		lock(fs);
+		open_end(fs, ls.uid, fi);
 		if (fs->vol)
 			ltfs_forget(fs->vol, ls.uid, 1);
 		unlock(fs);
@@ -696,6 +784,11 @@ static void ft_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void ft_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct ft_fs *fs = fs_of(req);
+
+	lock(fs);
+	open_end(fs, ino, fi);
+	unlock(fs);
 	fuse_reply_err(req, 0);
 }
 
@@ -1169,6 +1262,7 @@ size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size)
 		"max in flight: %llu\n"
 		"requests: %llu\n"
 		"landing refused: %llu\n"
+		"uncached write opens: %llu\n"
 		"read bytes: %llu\n"
 		"read spliced: %llu\n"
 		"read copied: %llu\n"
@@ -1188,6 +1282,7 @@ size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size)
 		(unsigned long long)io.max_in_flight,
 		(unsigned long long)fs->requests,
 		(unsigned long long)fs->landing_refused,
+		(unsigned long long)fs->direct_write_opens,
 		(unsigned long long)fs->read_bytes,
 		(unsigned long long)fs->read_spliced,
 		(unsigned long long)(fs->read_bytes - fs->read_spliced),
