@@ -28,6 +28,9 @@ R=/dev/ttyS1
 A=/dev/ttyS2	# the host's answers
 stty -F $R raw -echo 2>/dev/null
 stty -F $A raw -echo 2>/dev/null
+# Kept open: a serial port nobody has open drops what arrives, and the
+# host may answer before a fresh open of it.
+exec 3<$A
 tested=
 TEST_TIMEOUT=300
 . /tests/CONFIG
@@ -134,7 +137,7 @@ while read -r name cmd; do
 	if [ -n "$tested" ]; then
 		say "@@NEWTAPE $name"
 		ack=
-		read -r -t 30 ack <$A
+		read -r -t 30 ack <&3
 		[ "$ack" = ok ] || echo "# rig: no fresh tape for $name (host said '$ack'): the last test's is still loaded" >$R
 	fi
 	tested=1
@@ -145,7 +148,7 @@ while read -r name cmd; do
 	say "@@BEGIN $name $(uptime_s)"
 	# Output goes straight to the serial port, not through a pipe: a daemon
 	# a test forgets in the background cannot block the rig.
-	(cd "$dir" && exec timeout -s KILL "$TEST_TIMEOUT" $cmd) >$R 2>&1 </dev/null
+	(cd "$dir" && exec timeout -s KILL "$TEST_TIMEOUT" $cmd) >$R 2>&1 </dev/null 3<&-
 	rc=$?
 	kill_tape_holders
 	say "@@END $name $rc $(uptime_s)"

@@ -29,7 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -85,21 +87,43 @@ static unsigned long long stat_of(const char *name)
 	return v;
 }
 
-/* Send "@@WHAT ARG" to the host (tests/vm/run) and wait for its "ok". */
+/*
+ * Send "@@WHAT ARG" to the host (tests/vm/run) and wait up to a minute for
+ * its "ok" on ttyS2.  The port is opened first: a serial port nobody has
+ * open drops what arrives, and the answer may come quickly.
+ */
 static int host_request(const char *what, int arg)
 {
-	char ans[64] = "";
-	FILE *a;
+	char ans[64];
+	size_t got = 0;
+	int fd = open("/dev/ttyS2", O_RDONLY | O_NOCTTY);
 
+	if (fd < 0)
+		return -1;
+	tcflush(fd, TCIFLUSH);	/* nothing stale */
 	printf("@@%s %d\n", what, arg);
 	fflush(stdout);
-	a = fopen("/dev/ttyS2", "r");
-	if (!a)
+	while (got + 1 < sizeof(ans)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 60000) <= 0)
+			break;
+		n = read(fd, ans + got, 1);
+		if (n <= 0)
+			break;
+		if (ans[got] == '\n')
+			break;
+		if (ans[got] != '\r')
+			got++;
+	}
+	ans[got] = 0;
+	close(fd);
+	if (strcmp(ans, "ok") != 0) {
+		printf("# host answered '%s' to %s %d\n", ans, what, arg);
 		return -1;
-	if (!fgets(ans, sizeof(ans), a))
-		ans[0] = 0;
-	fclose(a);
-	return strncmp(ans, "ok", 2) == 0 ? 0 : -1;
+	}
+	return 0;
 }
 
 /* Ask the host to make the LU read-only (1) or writable (0). */
@@ -327,6 +351,7 @@ static void part_deferred_error(struct tape *t)
 	first_bad = seq + 1;
 	if (host_readonly(1) < 0) {
 		CHECK(0, "the host made the LU read-only");
+		host_readonly(0);	/* in case it did */
 		return;
 	}
 	for (i = 0; i < RO_AFTER; i++) {
