@@ -1450,7 +1450,12 @@ static void wq_retire(struct tdma *d)
 static int wq_step(struct tdma *d, bool wait)
 {
 	struct tdma_wq *q = d->wq;
-	int rc = wq_collect(q, wait);
+	int rc;
+
+	/* waiting with nothing in the kernel would be for ever */
+	if (wait && !q->chain_busy && q->sent >= q->queued && d->t.q.retired < q->queued)
+		return -EIO;
+	rc = wq_collect(q, wait && q->chain_busy);
 
 	if (rc < 0)
 		return rc;
