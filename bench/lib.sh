@@ -24,12 +24,24 @@ now() { date +%s.%N; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? b / s / 1e6 : 0) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# Drop the page cache, then touch BENCH_WARM_MIB (default 4096) MiB of
+# memory and free it again.  On a virtual machine whose memory the host
+# backs lazily, the first touch of a guest page the guest never used costs
+# a fault in the hypervisor; a run that leaves little in the page cache
+# (O_DIRECT writes) then hands the next reader such cold pages, and the
+# reader pays for them (seen as a CRC pass at a third of its speed).
+# Warming the same amount before every measurement gives every side the
+# same memory; a machine without lazily backed memory is unaffected.
 drop_caches() {
 	sync
-	if echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
+	if ! echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
+		caches_note="page cache could not be dropped here"
 		return 0
 	fi
-	caches_note="page cache could not be dropped here"
+	if [ "${BENCH_WARM_MIB:-4096}" -gt 0 ]; then
+		head -c "${BENCH_WARM_MIB:-4096}M" /dev/zero >"$work/warm" 2>/dev/null || true
+		rm -f "$work/warm"
+	fi
 	return 0
 }
 caches_note=
