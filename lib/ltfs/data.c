@@ -113,7 +113,7 @@ ssize_t ltfs_read(struct ltfs_volume *v, uint64_t uid, void *buf, size_t len,
 	unsigned char *out = buf;
 	struct ltfs_node *n;
 	uint64_t pos, end;
-	size_t lo, hi;
+	size_t lo;
 	int rc;
 
 	n = file_node(v, uid, &rc);
@@ -126,17 +126,7 @@ ssize_t ltfs_read(struct ltfs_volume *v, uint64_t uid, void *buf, size_t len,
 	if (len > SSIZE_MAX)
 		len = SSIZE_MAX;
 	end = off + len;
-	/* first extent that ends after off */
-	lo = 0;
-	hi = n->next;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (n->ext[mid].fileoffset + n->ext[mid].bytecount <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = ltfs_extent_find(n, off);
 	pos = off;
 	for (; lo < n->next && n->ext[lo].fileoffset < end; lo++) {
 		const struct ltfs_extent *e = &n->ext[lo];
@@ -405,7 +395,7 @@ ssize_t ltfs_read_direct(struct ltfs_volume *v, uint64_t uid, size_t len,
 	const struct ltfs_extent *e;
 	struct ltfs_node *n;
 	uint64_t abs, block, next_pos = 0, ext_left;
-	size_t lo, hi, inner, total = 0;
+	size_t lo, inner, total = 0;
 	int part, rc;
 
 	*fd = -1;
@@ -421,16 +411,7 @@ ssize_t ltfs_read_direct(struct ltfs_volume *v, uint64_t uid, size_t len,
 		return 0;
 	if (len > n->length - off)
 		len = (size_t)(n->length - off);
-	lo = 0;
-	hi = n->next;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (n->ext[mid].fileoffset + n->ext[mid].bytecount <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = ltfs_extent_find(n, off);
 	if (lo == n->next || n->ext[lo].fileoffset > off)
 		return 0;	/* a hole: the copy path makes the zeros */
 	e = &n->ext[lo];

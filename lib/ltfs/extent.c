@@ -61,6 +61,21 @@ static int reserve(struct ltfs_node *n, size_t want)
 	return 0;
 }
 
+size_t ltfs_extent_find(const struct ltfs_node *n, uint64_t off)
+{
+	size_t lo = 0, hi = n->next;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (n->ext[mid].fileoffset + n->ext[mid].bytecount <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int ltfs_extent_put(struct ltfs_tree *tr, struct ltfs_node *n,
 		    const struct ltfs_extent *e, uint32_t bs)
 {

@@ -151,6 +151,8 @@ uint64_t ltfs_extent_bytes(const struct ltfs_node *n);
  */
 int ltfs_extent_put(struct ltfs_tree *tr, struct ltfs_node *n,
 		    const struct ltfs_extent *e, uint32_t bs);
+/* Index of the first extent of n that ends after off (n->next if none). */
+size_t ltfs_extent_find(const struct ltfs_node *n, uint64_t off);
 /* Drop everything at and beyond len. */
 int ltfs_extent_truncate(struct ltfs_tree *tr, struct ltfs_node *n,
 			 uint64_t len, uint32_t bs);

@@ -2713,28 +2713,15 @@ int tape_image_record_extent(struct tape *t, uint32_t partition,
 
 int tape_image_verify_record(struct tape *t, uint32_t partition, uint64_t block)
 {
-	struct image *im;
-	struct entry e;
 	uint64_t pos;
-	uint32_t crc;
-	int err;
+	uint32_t len, want, crc;
+	int fd, err;
 
-	if (!tape_is_image(t))
-		return -EINVAL;
-	im = IM(t);
-	tape_drain(t);
-	if (partition >= im->h.partitions)
-		return -EINVAL;
-	if (block >= im->ps[partition].eod)
-		return -ENODATA;
-	err = read_entry(im, partition, block, &e);
+	err = tape_image_record_extent(t, partition, block, &fd, &pos, &len, &want);
+	if (err)
+		return err;
+	err = crc_in_place(IM(t), pos, len, &crc);
 	if (err)
 		return -EIO;
-	if (e.type == ENTRY_FILEMARK)
-		return -ENOMSG;
-	pos = im->h.p[partition].data_off + e.data_off;
-	err = crc_in_place(im, pos, e.length, &crc);
-	if (err)
-		return -EIO;
-	return crc == e.data_crc ? 0 : -EIO;
+	return crc == want ? 0 : -EIO;
 }
