@@ -853,7 +853,34 @@ static int enter_user_ns(int more)
  * preallocated ranges (data and table) must carry every later record
  * within them, entries included, without a deferred error.
  */
-static void full_child(int wfd, bool filled_late)
+/*
+ * Fork: the child runs child(path, flag, fd), writes len bytes of result to
+ * fd and exits.  Returns 0 once those bytes came back, -101 if not.
+ */
+static int from_child(void (*child)(const char *path, bool flag, int wfd),
+		      const char *path, bool flag, void *res, size_t len)
+{
+	int pfd[2], status, rc = 0;
+	pid_t pid;
+
+	if (pipe(pfd) < 0)
+		return -101;
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		child(path, flag, pfd[1]);
+		_exit(1);
+	}
+	close(pfd[1]);
+	if (pid < 0 || read(pfd[0], res, len) != (ssize_t)len)
+		rc = -101;
+	close(pfd[0]);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return rc;
+}
+
+static void full_child(const char *unused, bool filled_late, int wfd)
 {
 	struct full_result r = { 0 };
 	struct tape_image_params p = { .size = filled_late ? 16 * MiB : 64 * MiB };
@@ -920,23 +947,13 @@ static void full_child(int wfd, bool filled_late)
 static int run_full_child(bool filled_late, struct full_result *r)
 {
 	char mdir[300];
-	int pfd[2], status;
-	pid_t pid;
 
 	r->setup = -100;
 	snprintf(mdir, sizeof(mdir), "%s/full", dir);
-	if (mkdir(mdir, 0700) < 0 || pipe(pfd) < 0)
+	if (mkdir(mdir, 0700) < 0)
 		return r->setup;
-	pid = fork();
-	if (pid == 0) {
-		close(pfd[0]);
-		full_child(pfd[1], filled_late);
-	}
-	close(pfd[1]);
-	if (read(pfd[0], r, sizeof(*r)) != sizeof(*r))
+	if (from_child(full_child, NULL, filled_late, r, sizeof(*r)))
 		r->setup = -101;
-	close(pfd[0]);
-	waitpid(pid, &status, 0);
 	rmdir(mdir);
 	return r->setup;
 }
@@ -976,7 +993,7 @@ struct memlock_result {
 	int setup, reg, async, fixed, direct, written, readback;
 };
 
-static void memlock_child(const char *path, int wfd)
+static void memlock_child(const char *path, bool unused, int wfd)
 {
 	struct memlock_result r = { 0 };
 	struct rlimit lim = { 64 * KiB, 64 * KiB };
@@ -1013,22 +1030,12 @@ static void test_memlock_refused(void)
 	struct tape_image_params p = { .size = 64 * MiB };
 	struct memlock_result r = { .setup = -100 };
 	const char *path = new_path();
-	int pfd[2], status;
-	pid_t pid;
 
-	if (tape_image_create(path, &p, errbuf, sizeof(errbuf)) < 0 || pipe(pfd) < 0)
+	if (tape_image_create(path, &p, errbuf, sizeof(errbuf)) < 0)
 		return;
 	chmod(path, 0666);
-	pid = fork();
-	if (pid == 0) {
-		close(pfd[0]);
-		memlock_child(path, pfd[1]);
-	}
-	close(pfd[1]);
-	if (read(pfd[0], &r, sizeof(r)) != sizeof(r))
+	if (from_child(memlock_child, path, false, &r, sizeof(r)))
 		r.setup = -101;
-	close(pfd[0]);
-	waitpid(pid, &status, 0);
 	if (r.setup) {
 		SKIP("no user namespace here", "memlock: (setup step %d)", r.setup);
 		return;
@@ -1051,7 +1058,7 @@ struct nouring_result {
 	int setup, reg, async, written, retired, readback;
 };
 
-static void nouring_child(const char *path, int wfd)
+static void nouring_child(const char *path, bool unused, int wfd)
 {
 	struct sock_filter filter[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
@@ -1094,21 +1101,11 @@ static void test_no_io_uring(void)
 	struct tape_image_params p = { .size = 64 * MiB };
 	struct nouring_result r = { .setup = -100 };
 	const char *path = new_path();
-	int pfd[2], status;
-	pid_t pid;
 
-	if (tape_image_create(path, &p, errbuf, sizeof(errbuf)) < 0 || pipe(pfd) < 0)
+	if (tape_image_create(path, &p, errbuf, sizeof(errbuf)) < 0)
 		return;
-	pid = fork();
-	if (pid == 0) {
-		close(pfd[0]);
-		nouring_child(path, pfd[1]);
-	}
-	close(pfd[1]);
-	if (read(pfd[0], &r, sizeof(r)) != sizeof(r))
+	if (from_child(nouring_child, path, false, &r, sizeof(r)))
 		r.setup = -101;
-	close(pfd[0]);
-	waitpid(pid, &status, 0);
 	if (r.setup) {
 		SKIP("no seccomp filter here", "no io_uring: (setup step %d)", r.setup);
 		return;
