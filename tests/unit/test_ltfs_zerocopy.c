@@ -13,7 +13,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "test_ltfs_util.h"
@@ -605,6 +608,113 @@ static void test_truncated_image(void)
 	free(back);
 }
 
+/*
+ * The host filesystem under an image fills up (ENOSPC with sense
+ * HARDWARE, not end of medium): the write fails, but the cartridge is not
+ * full, and once the host has room again writes go on.  In a child with
+ * its own mount namespace, on a small tmpfs that is then grown.
+ */
+struct host_full_result {
+	int setup;		/* 0, or the step that could not be set up */
+	int first_rc;		/* ltfs error when the host filled */
+	bool dp_full;		/* the core took the cartridge for full */
+	bool wrote_after;	/* a write after the host grew succeeded */
+	bool same;		/* ... and both files read back */
+	int unmount_rc;
+};
+
+static void host_full_child(const char *mdir, int wfd)
+{
+	struct host_full_result r = { .first_rc = 1 };
+	static unsigned char data[1u << 20], back[1u << 20], more[300000];
+	char path[320];
+	struct ltfs_volume *v = NULL;
+	struct tape *t = NULL;
+	uint64_t uid = 0, muid = 0;
+	size_t written = 0;
+
+	snprintf(path, sizeof(path), "%s/img", mdir);
+	if (unshare(CLONE_NEWNS) < 0)
+		r.setup = -1;
+	else if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		r.setup = -2;
+	else if (mount("fusetape-test", mdir, "tmpfs", 0, "size=6m") < 0)
+		r.setup = -3;
+	else if (tape_image_create(path, &(struct tape_image_params){ .size = 256ull << 20 },
+				   NULL, 0) < 0 || !(t = tape_at(path, 0)) ||
+		 format_default(t, BS, "hostfull") != 0 || !(v = mount_rw(t)))
+		r.setup = -4;
+	if (!r.setup) {
+		struct ltfs_stat st;
+
+		fill_random(data, sizeof(data));
+		fill_random(more, sizeof(more));
+		if (ltfs_create(v, LTFS_ROOT_UID, "big", &st) == 0)
+			uid = st.uid;
+		/* 1 MiB at a time until the 6 MiB host says no */
+		for (int i = 0; uid && i < 32 && r.first_rc > 0; i++) {
+			ssize_t n = land(v, uid, data, sizeof(data), written);
+
+			if (n < 0)
+				r.first_rc = (int)n;
+			else
+				written += (size_t)n;
+		}
+		r.dp_full = v->dp_full;
+		if (mount(NULL, mdir, NULL, MS_REMOUNT, "size=512m") < 0) {
+			r.setup = -5;
+		} else {
+			muid = land_file(v, "more", more, sizeof(more), sizeof(more));
+			r.wrote_after = muid != 0;
+			r.same = r.wrote_after && file_equals(v, muid, more, sizeof(more)) &&
+				 written >= sizeof(data) &&
+				 ltfs_read(v, uid, back, sizeof(back), written - sizeof(data)) ==
+					 (ssize_t)sizeof(back) &&
+				 memcmp(back, data, sizeof(data)) == 0;
+			r.unmount_rc = ltfs_unmount(v, NULL);
+			v = NULL;
+		}
+	}
+	if (write(wfd, &r, sizeof(r)) != sizeof(r))
+		_exit(1);
+	_exit(0);
+}
+
+static void test_host_full(void)
+{
+	struct host_full_result r = { .setup = -100 };
+	char mdir[300];
+	int pfd[2], status;
+	pid_t pid;
+
+	snprintf(mdir, sizeof(mdir), "%s/hostfull", tdir);
+	if (mkdir(mdir, 0700) < 0 || pipe(pfd) < 0) {
+		CHECK(0, "host full: setup");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		host_full_child(mdir, pfd[1]);
+	}
+	close(pfd[1]);
+	if (pid < 0 || read(pfd[0], &r, sizeof(r)) != sizeof(r))
+		r.setup = -101;
+	close(pfd[0]);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	rmdir(mdir);
+	if (r.setup) {
+		SKIP("needs root for a mount namespace and tmpfs", "host full (setup step %d)", r.setup);
+		return;
+	}
+	CHECK_EQ(r.first_rc, -ENOSPC, "host full: the write that found it full fails with ENOSPC");
+	CHECK(!r.dp_full, "host full: ... and the cartridge is not taken for full");
+	CHECK(r.wrote_after, "host full: with room on the host again, a new file is written");
+	CHECK(r.same, "host full: ... and it and what went before read back identical");
+	CHECK_EQ(r.unmount_rc, 0, "host full: the unmount writes its index");
+}
+
 int main(void)
 {
 	tdir_make();
@@ -613,6 +723,7 @@ int main(void)
 	test_plain_writes();
 	test_deferred_error();
 	test_truncated_image();
+	test_host_full();
 	tdir_clean();
 	return tap_done();
 }
