@@ -318,7 +318,7 @@ ssize_t ltfs_write_landed(struct ltfs_volume *v, uint64_t uid, const void *data,
 				return v->qerr ? -EIO : rc;
 		}
 	}
-	if (!landed && v->arena && len && p >= v->arena && p < v->arena + v->arena_len) {
+	if (!landed && v->arena && len && p >= v->arena && p < v->arena + ltfs_arena_end(v)) {
 		/* a request left behind by the stream (a sync moved on meanwhile):
 		 * copy it out first, the ring may reuse its memory */
 		bounce = malloc(len);

@@ -115,6 +115,15 @@ struct ltfs_mount_opts {
 	 * generation not on the volume: -ENOENT.
 	 */
 	uint64_t generation;
+	/*
+	 * The write stream's ring is normally mapped twice, back to back, so
+	 * that a record or request crossing its end stays contiguous and
+	 * nothing is moved there.  Set this for one plain mapping, where the
+	 * record being filled is copied to the ring's start at its end (what
+	 * happens anyway where shared memory cannot be mapped twice): for
+	 * tests and A/B measurements.
+	 */
+	bool plain_ring;
 };
 
 /*

@@ -280,7 +280,14 @@ struct ltfs_volume {
 
 	/* the write stream (stream.c); arena is NULL on read-only volumes */
 	unsigned char *arena;
-	size_t arena_len;
+	size_t arena_len;		/* the ring's length */
+	/*
+	 * Mirrored: the ring's memory is mapped a second time right after it
+	 * (arena[arena_len + i] is arena[i]), so offsets run up to
+	 * 2 * arena_len and a record may cross the ring's end in place.
+	 */
+	bool arena_mirrored;
+	bool plain_ring;		/* ltfs_mount_opts.plain_ring */
 	size_t rec_start;		/* offset of wbuf in the arena */
 	bool arena_registered;		/* tape_register_arena() was called with it */
 	bool arena_async;		/* ... and the tape writes from it asynchronously */
@@ -337,6 +344,11 @@ int ltfs_flush_wbuf(struct ltfs_volume *v);
 
 /* Allocate the arena (read-write volumes); wbuf points into it. */
 int ltfs_stream_init(struct ltfs_volume *v);
+/* How far offsets into the arena run: the end of its mapping. */
+static inline size_t ltfs_arena_end(const struct ltfs_volume *v)
+{
+	return v->arena_mirrored ? 2 * v->arena_len : v->arena_len;
+}
 /* Register the arena with the tape (at the end of a read-write mount). */
 void ltfs_stream_attach(struct ltfs_volume *v);
 /* Wait for everything in flight, unregister, free. */

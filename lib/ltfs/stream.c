@@ -11,6 +11,15 @@
  * continue the previous one starts on a fresh page with a free page in
  * front (room for a request header landing before it), and nothing is
  * put where the kernel may be writing an outstanding landing.
+ *
+ * The ring is mirrored where the system allows it: its memory is mapped
+ * twice, back to back, so a record or a request crossing the ring's end
+ * is contiguous and the stream goes round without moving a byte.  Offsets
+ * then run up to twice the ring's length, and two ranges meet if they do
+ * so modulo that length (ring_overlaps()).  The record being filled
+ * always starts in the first copy's span (plus one page), so every range
+ * the stream uses ends inside the second.  Without the mirror the record
+ * being filled is moved to the ring's start at its end (relocate()).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -19,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "ltfs/ltfs_internal.h"
 
@@ -32,6 +42,23 @@ static bool overlaps(size_t a0, size_t a1, size_t b0, size_t b1)
 	return a0 < a1 && b0 < b1 && a0 < b1 && b0 < a1;
 }
 
+/*
+ * Do [a0, a1) and [b0, b1) share memory?  In a mirrored arena offset x and
+ * x + arena_len are the same byte; every range there is shorter than the
+ * ring and ends before 2 * arena_len, so a shift by one length each way
+ * covers every alias.
+ */
+static bool ring_overlaps(const struct ltfs_volume *v, size_t a0, size_t a1,
+			  size_t b0, size_t b1)
+{
+	size_t l = v->arena_len;
+
+	if (overlaps(a0, a1, b0, b1))
+		return true;
+	return v->arena_mirrored &&
+	       (overlaps(a0, a1, b0 + l, b1 + l) || overlaps(a0 + l, a1 + l, b0, b1));
+}
+
 static size_t cursor(const struct ltfs_volume *v)
 {
 	return v->rec_start + v->wlen;
@@ -39,6 +66,9 @@ static size_t cursor(const struct ltfs_volume *v)
 
 static void set_rec_start(struct ltfs_volume *v, size_t off)
 {
+	/* past the first copy's span: the same bytes, one ring earlier */
+	if (v->arena_mirrored && off >= v->arena_len + LTFS_PAGE)
+		off -= v->arena_len;
 	v->rec_start = off;
 	v->wbuf = v->arena + off;
 }
@@ -51,42 +81,86 @@ static void set_rec_start(struct ltfs_volume *v, size_t off)
  */
 #define ARENA_ALIGN (2u << 20)
 
-static void *map_arena(size_t len)
+/* span bytes of address space, ARENA_ALIGN-aligned, mapped as prot asks */
+static unsigned char *map_aligned(size_t span, int prot)
 {
 	unsigned char *p, *q;
 	size_t head;
 
-	p = mmap(NULL, len + ARENA_ALIGN, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, span + ARENA_ALIGN, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	q = (unsigned char *)(((uintptr_t)p + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1));
 	head = (size_t)(q - p);
 	if (head)
 		munmap(p, head);
-	munmap(q + len, ARENA_ALIGN - head);
+	munmap(q + span, ARENA_ALIGN - head);
+	return q;
+}
+
+/*
+ * The ring as one memfd mapped twice over a reserved span of 2 * len, or
+ * NULL where that cannot be done (no memfd, no shared memory): the caller
+ * then maps a plain ring.  Its pages are shared memory, which gets huge
+ * pages only where the system enables them for shmem; measured on the
+ * image bench, moving nothing at the wrap matters more.
+ */
+static unsigned char *map_mirrored(size_t len)
+{
+	unsigned char *q = NULL;
+	int fd;
+
+	fd = memfd_create("fusetape-ring", MFD_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (ftruncate(fd, (off_t)len) == 0)
+		q = map_aligned(2 * len, PROT_NONE);
+	if (q && (mmap(q, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
+		  mmap(q + len, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) ==
+			  MAP_FAILED)) {
+		munmap(q, 2 * len);
+		q = NULL;
+	}
+	close(fd);	/* the mappings keep the memory */
+	if (q)
+		madvise(q, 2 * len, MADV_HUGEPAGE);
+	return q;
+}
+
+static unsigned char *map_plain(size_t len)
+{
+	unsigned char *q = map_aligned(len, PROT_READ | PROT_WRITE);
+
 	/* a hint: without huge pages everything works the same */
-	madvise(q, len, MADV_HUGEPAGE);
+	if (q)
+		madvise(q, len, MADV_HUGEPAGE);
 	return q;
 }
 
 int ltfs_stream_init(struct ltfs_volume *v)
 {
 	size_t len = LTFS_ARENA_BYTES;
-	void *p;
+	unsigned char *p = NULL;
+	bool mirrored = false;
 
 	if ((size_t)v->bs * LTFS_ARENA_MIN_RECORDS > len)
 		len = page_up((size_t)v->bs * LTFS_ARENA_MIN_RECORDS);
-	p = map_arena(len);
+	if (!v->plain_ring) {
+		p = map_mirrored(len);
+		mirrored = p != NULL;
+	}
+	if (!p)
+		p = map_plain(len);
 	if (!p)
 		return -ENOMEM;
 	v->inflight = calloc(LTFS_INFLIGHT_MAX, sizeof(*v->inflight));
 	if (!v->inflight) {
-		munmap(p, len);
+		munmap(p, mirrored ? 2 * len : len);
 		return -ENOMEM;
 	}
 	v->arena = p;
 	v->arena_len = len;
+	v->arena_mirrored = mirrored;
 	/* the first page stays free: a landing's header may need it */
 	set_rec_start(v, LTFS_PAGE);
 	v->wlen = 0;
@@ -102,7 +176,7 @@ void ltfs_stream_attach(struct ltfs_volume *v)
 	/* records must start page-aligned for the backends' direct I/O */
 	if (v->bs % LTFS_PAGE)
 		return;
-	rc = tape_register_arena(v->t, v->arena, v->arena_len);
+	rc = tape_register_arena(v->t, v->arena, ltfs_arena_end(v));
 	v->arena_registered = rc == 0;
 	v->arena_async = rc == 0 && tape_queue_async(v->t);
 }
@@ -128,7 +202,7 @@ void ltfs_stream_free(struct ltfs_volume *v)
 	ltfs_stream_drain(v);
 	if (v->arena_registered)
 		tape_register_arena(v->t, NULL, 0);
-	munmap(v->arena, v->arena_len);
+	munmap(v->arena, ltfs_arena_end(v));
 	free(v->inflight);
 	v->arena = v->wbuf = NULL;
 	v->inflight = NULL;
@@ -168,7 +242,7 @@ static uint64_t inflight_in(const struct ltfs_volume *v, size_t lo, size_t hi)
 		const struct ltfs_inflight *f =
 			&v->inflight[(v->if_head + i) % LTFS_INFLIGHT_MAX];
 
-		if (overlaps(lo, hi, f->off, f->off + f->len))
+		if (ring_overlaps(v, lo, hi, f->off, f->off + f->len))
 			seq = f->seq;
 	}
 	return seq;
@@ -254,17 +328,22 @@ static int wait_clear(struct ltfs_volume *v, size_t lo, size_t hi)
  */
 static int relocate(struct ltfs_volume *v, size_t want, size_t need)
 {
-	size_t span = v->wlen + need, to = want;
+	size_t span = v->wlen + need, to = want, end = ltfs_arena_end(v);
 	int rc;
 
-	if (to < LTFS_PAGE || to + span > v->arena_len)
+	if (v->arena_mirrored && to >= v->arena_len + LTFS_PAGE)
+		to -= v->arena_len;
+	if (to < LTFS_PAGE || to + span > end)
 		to = LTFS_PAGE;
-	if (v->land_pending && overlaps(to - LTFS_PAGE, to + span, v->land_lo, v->land_hi)) {
+	if (v->land_pending &&
+	    ring_overlaps(v, to - LTFS_PAGE, to + span, v->land_lo, v->land_hi)) {
 		to = page_up(v->land_hi) + LTFS_PAGE;
-		if (to + span > v->arena_len)
+		if (v->arena_mirrored && to >= v->arena_len + LTFS_PAGE)
+			to -= v->arena_len;
+		if (to + span > end)
 			return -ENOBUFS;
 	}
-	if (to + span > v->arena_len)
+	if (to + span > end)
 		return -ENOBUFS;
 	rc = wait_clear(v, to - LTFS_PAGE, to + span);
 	if (rc)
@@ -288,10 +367,10 @@ int ltfs_stream_room(struct ltfs_volume *v, size_t hdr, size_t need)
 	for (tries = 0; tries < 8; tries++) {
 		size_t cur = cursor(v), lo = cur >= hdr ? cur - hdr : 0, hi = cur + need;
 
-		if (cur < hdr || hi > v->arena_len) {
-			/* the ring's end: go round to its start */
+		if (cur < hdr || hi > ltfs_arena_end(v)) {
+			/* the (plain) ring's end: go round to its start */
 			rc = relocate(v, LTFS_PAGE, need);
-		} else if (v->land_pending && overlaps(lo, hi, v->land_lo, v->land_hi)) {
+		} else if (v->land_pending && ring_overlaps(v, lo, hi, v->land_lo, v->land_hi)) {
 			rc = relocate(v, page_up(v->land_hi) + LTFS_PAGE, need);
 		} else if (lo < v->rec_start && inflight_in(v, lo, v->rec_start)) {
 			/*

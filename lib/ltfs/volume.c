@@ -1305,7 +1305,7 @@ static int rollback_to(struct ltfs_volume *v, uint64_t gen, char *err)
  * partitions mapped and buffers allocated; no index read yet.
  */
 static int open_volume(struct tape *t, const char *creator, bool readonly,
-		       struct ltfs_volume **out, char *err)
+		       bool plain_ring, struct ltfs_volume **out, char *err)
 {
 	struct ltfs_volume *v;
 	struct ltfs_label l[2];
@@ -1324,6 +1324,7 @@ static int open_volume(struct tape *t, const char *creator, bool readonly,
 	if (!v)
 		return -ENOMEM;
 	v->readonly = readonly || m.write_protected;
+	v->plain_ring = plain_ring;
 	for (p = 0; p < 2; p++) {
 		rc = p < m.partitions ? read_label(v, p, &l[p], bc[p], why) : -EMEDIUMTYPE;
 		if (p == 1 && m.partitions < 2)
@@ -1407,7 +1408,7 @@ int ltfs_mount(struct tape *t, const struct ltfs_mount_opts *opts,
 		opts = &defaults;
 	memset(&dpi, 0, sizeof(dpi));
 	memset(&ipi, 0, sizeof(ipi));
-	rc = open_volume(t, opts->creator, opts->readonly, &v, err);
+	rc = open_volume(t, opts->creator, opts->readonly, opts->plain_ring, &v, err);
 	if (rc)
 		return rc;
 	rc = find_index(v, v->dp, false, &dpi, why);
@@ -1555,7 +1556,7 @@ int ltfs_list_generations(struct tape *t, ltfs_generation_fn fn, void *ctx,
 
 	errf(err, "%s", "");
 	memset(&ipi, 0, sizeof(ipi));
-	rc = open_volume(t, NULL, true, &v, err);
+	rc = open_volume(t, NULL, true, false, &v, err);
 	if (rc)
 		return rc;
 	rc = find_index(v, v->dp, true, &dpi, why);

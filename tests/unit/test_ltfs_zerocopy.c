@@ -21,6 +21,7 @@
 
 #include "test_ltfs_util.h"
 #include "tape/tape_backend.h"
+#include "ltfs/ltfs_internal.h"	/* LTFS_ARENA_BYTES: the ring's length */
 
 #define BS 65536u
 
@@ -427,6 +428,153 @@ static void test_landing(void)
 }
 
 /* ltfs_write() (the daemon's plain buffer, -o nolanding) copies or writes around. */
+/*
+ * A drive with a deep, slow queue, put over an image handle: a queued
+ * record is only remembered (where it lies in the arena) and written when
+ * more than LAZY_DEPTH records are queued after it, or when waited for.
+ * Its bytes are read from the arena only then, so a stream that reuses
+ * memory still in flight puts wrong bytes on tape.  LAZY_DEPTH records of
+ * 64 KiB are more than the ring holds: the ring fills up completely.
+ */
+#define LAZY_DEPTH 600u
+#define LAZY_MAX 1024u
+static const struct tape_ops *lazy_inner;
+static struct tape_ops lazy_ops;
+static struct lazy_record {
+	const void *buf;
+	size_t len;
+} lazy_q[LAZY_MAX];
+static size_t lazy_head, lazy_count;
+
+static int lazy_register(struct tape *t, void *base, size_t len)
+{
+	return 0;
+}
+
+static void lazy_retire_one(struct tape *t)
+{
+	const struct lazy_record *r = &lazy_q[lazy_head];
+	ssize_t w = lazy_inner->write(t, r->buf, r->len);
+
+	lazy_head = (lazy_head + 1) % LAZY_MAX;
+	lazy_count--;
+	if (w != (ssize_t)r->len && !t->q.error) {
+		t->q.error = w < 0 ? (int)w : -EIO;
+		t->q.error_seq = t->q.retired + 1;
+		t->q.error_sense = TAPE_SENSE_HARDWARE;
+	}
+	if (!t->q.error)
+		t->q.retired++;
+}
+
+static ssize_t lazy_write_queued(struct tape *t, const void *buf, size_t len)
+{
+	if (lazy_count == LAZY_MAX)
+		lazy_retire_one(t);
+	lazy_q[(lazy_head + lazy_count++) % LAZY_MAX] = (struct lazy_record){ buf, len };
+	return (ssize_t)len;
+}
+
+static int lazy_reap(struct tape *t, uint64_t wait_for)
+{
+	while (lazy_count && !t->q.error &&
+	       (lazy_count > LAZY_DEPTH || wait_for > t->q.retired))
+		lazy_retire_one(t);
+	return 0;
+}
+
+static void make_lazy(struct tape *t)
+{
+	lazy_inner = t->ops;
+	lazy_ops = *t->ops;
+	lazy_ops.register_arena = lazy_register;
+	lazy_ops.write_queued = lazy_write_queued;
+	lazy_ops.reap = lazy_reap;
+	lazy_head = lazy_count = 0;
+	t->ops = &lazy_ops;
+}
+
+/*
+ * Three times round the ring in 1 MiB requests, files of odd sizes one
+ * after another (each starts a new extent, so landings pad instead of
+ * moving).  The mirrored ring crosses its end in place: nothing copied.
+ * A plain ring moves the record being filled at each wrap.  Both read
+ * back identical after a remount.  On the lazy drive (make_lazy()) the
+ * ring is full of records in flight, so new requests land right behind
+ * them, across the ring's end: where a wrong overlap test would
+ * overwrite them.
+ */
+static void test_ring_wrap(bool plain, bool lazy)
+{
+	const uint32_t bs = BS;
+	enum { FILES = 24 };
+	const size_t file_len = (4u << 20) - 4096 + 100, total = FILES * file_len;
+	const char *path = image_new("wrap.img", 512ull << 20);
+	struct ltfs_mount_opts mo = { .plain_ring = plain };
+	char kind[48];
+	unsigned char *data = malloc(total);
+	struct ltfs_io_stats io, io2;
+	struct ltfs_volume *v = NULL;
+	struct tape *t = tape_at(path, 0);
+	char err[LTFS_ERRLEN], name[16];
+	bool all_landed = true, same = true;
+	unsigned i;
+
+	snprintf(kind, sizeof(kind), "%s ring%s", plain ? "plain" : "mirrored",
+		 lazy ? ", slow deep queue" : "");
+	CHECK(t && data, "%s: volume and buffers", kind);
+	if (!t || !data)
+		exit(2);
+	fill_random(data, total);
+	CHECK_EQ(format_default(t, bs, "wrap"), 0, "%s: format", kind);
+	if (t && lazy)
+		make_lazy(t);
+	CHECK_EQ(ltfs_mount(t, &mo, &v, err), 0, "%s: mount", kind);
+	if (!v)
+		exit(2);
+	CHECK(total > 2 * (size_t)LTFS_ARENA_BYTES, "%s: %zu MiB is more than twice the ring",
+	      kind, total >> 20);
+	ltfs_io_stats(v, &io);
+	for (i = 0; i < FILES; i++) {
+		snprintf(name, sizeof(name), "w%02u", i);
+		all_landed &= land_file(v, name, data + i * file_len, file_len, 1u << 20) != 0;
+	}
+	ltfs_io_stats(v, &io2);
+	CHECK(all_landed, "%s: %u files of %zu bytes landed in 1 MiB requests", kind, FILES,
+	      file_len);
+	CHECK_EQ(io2.write_landed - io.write_landed, total, "%s: every byte landed", kind);
+	if (plain)
+		CHECK(io2.write_copied > io.write_copied &&
+		      io2.write_copied - io.write_copied <= 3 * (bs + (1u << 20)),
+		      "%s: each wrap moved at most the record being filled and a request "
+		      "(%llu bytes)", kind, (unsigned long long)(io2.write_copied - io.write_copied));
+	else
+		CHECK_EQ(io2.write_copied - io.write_copied, 0,
+			 "%s: nothing copied going round three times", kind);
+	CHECK(io2.records_queued - io.records_queued >= total / bs,
+	      "%s: the records were queued from the ring (%llu, at most %llu in flight)", kind,
+	      (unsigned long long)(io2.records_queued - io.records_queued),
+	      (unsigned long long)io2.max_in_flight);
+	CHECK_EQ(unmount_ok(v), 0, "%s: unmount", kind);
+	v = mount_rw(t);
+	if (!v)
+		exit(2);
+	for (i = 0; i < FILES; i++) {
+		uint64_t uid;
+
+		snprintf(name, sizeof(name), "w%02u", i);
+		uid = lookup_uid(v, LTFS_ROOT_UID, name);
+		if (!uid || !file_equals(v, uid, data + i * file_len, file_len)) {
+			printf("# %s differs\n", name);
+			same = false;
+		}
+	}
+	CHECK(same, "%s: after remount every file reads back identical", kind);
+	CHECK_EQ(unmount_ok(v), 0, "%s: unmount after reading", kind);
+	tape_close(t);
+	free(data);
+}
+
 static void test_plain_writes(void)
 {
 	const char *path = image_new("plain.img", 128ull << 20);
@@ -720,6 +868,10 @@ int main(void)
 	tdir_make();
 	test_tape_level();
 	test_landing();
+	test_ring_wrap(false, false);
+	test_ring_wrap(false, true);
+	test_ring_wrap(true, false);
+	test_ring_wrap(true, true);
 	test_plain_writes();
 	test_deferred_error();
 	test_truncated_image();
