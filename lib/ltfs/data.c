@@ -193,7 +193,10 @@ static ssize_t write_from(struct ltfs_volume *v, uint64_t uid,
 			/* a whole record of the caller's: write it from there */
 			rc = ltfs_locate(v, v->dp, v->dp_next);
 			if (!rc) {
+				uint64_t t0 = ltfs_clock_ns();
 				ssize_t w = tape_write(v->t, buf + done, v->bs);
+
+				v->io.tape_wait_ns += ltfs_clock_ns() - t0;
 
 				rc = w < 0 ? (int)w : 0;
 				if (w < 0) {

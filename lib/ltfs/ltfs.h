@@ -376,6 +376,13 @@ struct ltfs_io_stats {
 	uint64_t read_direct;		/* handed out by ltfs_read_direct() */
 	uint64_t read_copied;		/* copied out by ltfs_read() */
 	uint64_t records_verified;	/* CRC checks made by ltfs_read_direct() */
+	/*
+	 * Time the core spent blocked on file data going to tape: in
+	 * synchronous record writes, and waiting for queued records to retire
+	 * (a full queue, a sync).  Next to the time mounted it says whether
+	 * the drive or everything else is the bottleneck.
+	 */
+	uint64_t tape_wait_ns;
 };
 void ltfs_io_stats(const struct ltfs_volume *v, struct ltfs_io_stats *st);
 

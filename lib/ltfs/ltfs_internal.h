@@ -59,6 +59,8 @@ ssize_t ltfs_base64_decode(const char *s, unsigned char **out);
 void ltfs_time_format(const struct timespec *ts, char out[LTFS_TIME_LEN]);
 int ltfs_time_parse(const char *s, struct timespec *ts);
 struct timespec ltfs_now(void);
+/* A monotonic clock in nanoseconds, for durations. */
+uint64_t ltfs_clock_ns(void);
 
 /* Version "X.Y.Z" as X*10000+Y*100+Z, -1 if malformed. */
 int ltfs_version_parse(const char *s);

@@ -280,7 +280,14 @@ int ltfs_stream_collect(struct ltfs_volume *v, uint64_t wait_for)
 		return v->qerr;
 	if (!v->if_count)
 		return 0;
-	tape_queue_reap(v->t, wait_for, &st);
+	if (wait_for) {
+		uint64_t t0 = ltfs_clock_ns();
+
+		tape_queue_reap(v->t, wait_for, &st);
+		v->io.tape_wait_ns += ltfs_clock_ns() - t0;
+	} else {
+		tape_queue_reap(v->t, 0, &st);
+	}
 	while (v->if_count && v->inflight[v->if_head].seq <= st.retired) {
 		v->if_head = (v->if_head + 1) % LTFS_INFLIGHT_MAX;
 		v->if_count--;
@@ -396,7 +403,7 @@ int ltfs_stream_room(struct ltfs_volume *v, size_t hdr, size_t need)
 int ltfs_stream_queue(struct ltfs_volume *v, size_t len, bool contiguous)
 {
 	struct ltfs_inflight *f;
-	uint64_t seq = 0;
+	uint64_t seq = 0, t0;
 	ssize_t w;
 	int rc;
 
@@ -410,7 +417,10 @@ int ltfs_stream_queue(struct ltfs_volume *v, size_t len, bool contiguous)
 	rc = ltfs_locate(v, v->dp, v->dp_next);
 	if (rc)
 		return rc;
+	t0 = ltfs_clock_ns();
 	w = tape_write_queued(v->t, v->wbuf, len, &seq);
+	/* the whole write on a synchronous backend, a full queue on others */
+	v->io.tape_wait_ns += ltfs_clock_ns() - t0;
 	if (w < 0) {
 		struct tape_queue_state st;
 
@@ -493,7 +503,10 @@ int ltfs_flush_wbuf(struct ltfs_volume *v)
 		v->rvalid = false;	/* rbuf was scratch */
 		rc = ltfs_locate(v, v->dp, v->dp_next);
 		if (!rc) {
+			uint64_t t0 = ltfs_clock_ns();
 			ssize_t w = tape_write(v->t, copy, len);
+
+			v->io.tape_wait_ns += ltfs_clock_ns() - t0;
 
 			rc = w < 0 ? (int)w : 0;
 			if (w < 0) {

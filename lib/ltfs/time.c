@@ -87,3 +87,11 @@ struct timespec ltfs_now(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts;
 }
+
+uint64_t ltfs_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
