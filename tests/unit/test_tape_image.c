@@ -17,78 +17,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../tap.h"
-#include "tape/tape.h"
-#include "tape/tape_image.h"
-
-#define MiB (1ull << 20)
-#define KiB (1ull << 10)
-
-static char dir[256];
-static char errbuf[256];
-static int image_no;
-
-/* A fresh path in the test directory. */
-static const char *new_path(void)
-{
-	static char path[300];
-
-	snprintf(path, sizeof(path), "%s/t%d.img", dir, ++image_no);
-	return path;
-}
-
-/* Deterministic content: record `seed` of length len. */
-static void fill(uint8_t *buf, size_t len, uint32_t seed)
-{
-	uint32_t x = seed * 2654435761u + 12345;
-
-	for (size_t i = 0; i < len; i++) {
-		x = x * 1103515245u + 12345;
-		buf[i] = (uint8_t)(x >> 16);
-	}
-}
-
-static bool same(const uint8_t *buf, size_t len, uint32_t seed)
-{
-	uint8_t *want = malloc(len ? len : 1);
-	bool ok;
-
-	fill(want, len, seed);
-	ok = memcmp(buf, want, len) == 0;
-	free(want);
-	return ok;
-}
-
-static const char *create_image(const struct tape_image_params *p)
-{
-	const char *path = new_path();
-	int rc = tape_image_create(path, p, errbuf, sizeof(errbuf));
-
-	if (rc < 0) {
-		printf("# create %s: %s\n", path, errbuf);
-		return NULL;
-	}
-	return path;
-}
-
-static struct tape *open_image(const char *path, unsigned flags)
-{
-	struct tape *t = NULL;
-	int rc = tape_open(path, flags, &t, errbuf, sizeof(errbuf));
-
-	if (rc < 0)
-		printf("# open %s: %s (%d)\n", path, errbuf, rc);
-	return t;
-}
+#include "test_tape_util.h"
 
 static struct tape *create_and_open(uint64_t size, const char **pathp)
 {
-	struct tape_image_params p = { .size = size };
-	const char *path = create_image(&p);
-
-	if (pathp)
-		*pathp = path;
-	return path ? open_image(path, 0) : NULL;
+	return make_image(&(struct tape_image_params){ .size = size }, pathp);
 }
 
 static ssize_t write_seed(struct tape *t, size_t len, uint32_t seed)
@@ -100,29 +33,6 @@ static ssize_t write_seed(struct tape *t, size_t len, uint32_t seed)
 	n = tape_write(t, buf, len);
 	free(buf);
 	return n;
-}
-
-/* Read one record and check length and content. */
-static bool read_seed(struct tape *t, size_t len, uint32_t seed)
-{
-	uint8_t *buf = malloc(len + 16);
-	ssize_t n = tape_read(t, buf, len + 16);
-	bool ok = n == (ssize_t)len && same(buf, len, seed);
-
-	if (!ok)
-		printf("#   read got %zd (sense %s), want %zu bytes of seed %u\n",
-		       n, tape_sense_name(tape_last(t)->sense), len, seed);
-	free(buf);
-	return ok;
-}
-
-static uint64_t position(struct tape *t)
-{
-	struct tape_position pos;
-
-	if (tape_read_position(t, &pos) < 0)
-		return UINT64_MAX;
-	return pos.block;
 }
 
 static uint32_t position_partition(struct tape *t)
@@ -1386,24 +1296,9 @@ static void test_open_errors(void)
 	CHECK(strcmp(tape_sense_name(TAPE_SENSE_EOD), "end of data") == 0, "sense names");
 }
 
-static void cleanup(void)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-}
-
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/test_tape_image.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
+	test_dir_make("test_tape_image");
 	test_parse_size();
 	test_crc32c();
 	test_create_and_identity();
@@ -1424,6 +1319,6 @@ int main(void)
 	test_corrupt();
 	test_fuzz();
 	test_open_errors();
-	cleanup();
+	test_dir_remove();
 	return tap_done();
 }

@@ -28,69 +28,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tape/tape.h"
-#include "tape/tape_image.h"
-#include "../tap.h"
+#include "test_tape_util.h"
 
-#define KiB (1ull << 10)
-#define MiB (1ull << 20)
 #define PAGE 4096u
-
-static char dir[256];
-static char errbuf[256];
-static int image_no;
-
-static const char *new_path(void)
-{
-	static char path[300];
-
-	snprintf(path, sizeof(path), "%s/q%d.img", dir, ++image_no);
-	return path;
-}
 
 static size_t round_page(size_t len)
 {
 	return (len + PAGE - 1) / PAGE * PAGE;
-}
-
-/* Deterministic content: record `seed` of length len. */
-static void fill(uint8_t *buf, size_t len, uint32_t seed)
-{
-	uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-
-	for (size_t i = 0; i < len; i += 8) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		memcpy(buf + i, &x, len - i < 8 ? len - i : 8);
-	}
-}
-
-static bool same(const uint8_t *buf, size_t len, uint32_t seed)
-{
-	uint8_t *want = malloc(len ? len : 1);
-	bool ok;
-
-	fill(want, len, seed);
-	ok = memcmp(buf, want, len) == 0;
-	free(want);
-	return ok;
-}
-
-static struct tape *make_image(const struct tape_image_params *p, const char **pathp)
-{
-	const char *path = new_path();
-	struct tape *t = NULL;
-
-	if (tape_image_create(path, p, errbuf, sizeof(errbuf)) < 0) {
-		printf("# create %s: %s\n", path, errbuf);
-		return NULL;
-	}
-	if (tape_open(path, 0, &t, errbuf, sizeof(errbuf)) < 0)
-		printf("# open %s: %s\n", path, errbuf);
-	if (pathp)
-		*pathp = path;
-	return t;
 }
 
 static struct tape *reopen(const char *path)
@@ -109,28 +53,6 @@ static struct tape *reopen(const char *path)
 	if (!t)
 		printf("# reopen %s: %s\n", path, errbuf);
 	return t;
-}
-
-static bool read_seed(struct tape *t, size_t len, uint32_t seed)
-{
-	uint8_t *buf = malloc(len + 16);
-	ssize_t n = tape_read(t, buf, len + 16);
-	bool ok = n == (ssize_t)len && same(buf, len, seed);
-
-	if (!ok)
-		printf("#   read got %zd (sense %s), want %zu bytes of seed %u\n",
-		       n, tape_sense_name(tape_last(t)->sense), len, seed);
-	free(buf);
-	return ok;
-}
-
-static uint64_t position(struct tape *t)
-{
-	struct tape_position pos;
-
-	if (tape_read_position(t, &pos) < 0)
-		return UINT64_MAX;
-	return pos.block;
 }
 
 /*
@@ -1116,26 +1038,9 @@ static void test_no_io_uring(void)
 	CHECK_EQ(r.readback, 50, "no io_uring: ... and read back byte-identical");
 }
 
-static void cleanup(void)
-{
-	char path[300];
-
-	for (int i = 1; i <= image_no; i++) {
-		snprintf(path, sizeof(path), "%s/q%d.img", dir, i);
-		unlink(path);
-	}
-	rmdir(dir);
-}
-
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/test_tape_queue.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
+	test_dir_make("test_tape_queue");
 	alarm(600);	/* a queue that never completes ends the test, not the run */
 	test_sync_fallback();
 	test_streaming();
@@ -1148,6 +1053,6 @@ int main(void)
 	test_host_full();
 	test_memlock_refused();
 	test_no_io_uring();
-	cleanup();
+	test_dir_remove();
 	return tap_done();
 }
