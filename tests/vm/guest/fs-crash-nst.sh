@@ -12,85 +12,28 @@
 #   - the volume takes new data, unmounts with fusetape -u, mounts again
 #     with everything there;
 #   - fsck.fusetape then finds the volume consistent.
-B=${FUSETAPE_BIN:-/usr/local/bin}
-PATH=$B:$PATH
-n=0
-failed=0
+. "$(dirname "$0")/lib/guest.sh"
 daemon=
 writer=
-case ${0##*/} in
-*tapedma*)
-	TAG=tapedma DEV=${FUSETAPE_TAPEDMA:-}
-	if [ -z "$DEV" ] || [ ! -c "$DEV" ]; then
-		echo "1..0 # SKIP no /dev/tapedma0 (tapedma.ko not built or not loaded)"
-		exit 0
-	fi ;;
-*)	TAG=nst DEV=${FUSETAPE_TAPE:-/dev/nst0} ;;
-esac
-
-check() {	# check STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $TAG: $2"
-	else
-		echo "not ok $n - $TAG: $2"
-		failed=$((failed + 1))
-	fi
-}
-diag() { sed "s/^/# $TAG: /" "$@" 2>/dev/null; }
-note() { echo "# $TAG: $*"; }
-now() { cut -d' ' -f1 /proc/uptime; }
-secs_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-is_mounted() { grep -q " $PWD/mnt fuse" /proc/mounts; }
-finish() {
+pick_device
+need_bins mkfs.fusetape fusetape fsck.fusetape
+on_finish() {
 	[ -n "$writer" ] && kill "$writer" 2>/dev/null
-	if is_mounted; then
-		timeout 120 fusetape -u mnt >/dev/null 2>&1 || umount -l mnt 2>/dev/null
-	fi
+	unmount_left
 	[ -n "$daemon" ] && kill -9 "$daemon" 2>/dev/null
-	echo "1..$n"
-	[ $failed -eq 0 ]
-	exit
-}
-do_mount() {	# do_mount DESCRIPTION [OPTIONS]
-	timeout 120 fusetape "$DEV" mnt ${2:+-o "$2"} >mount.out 2>&1
-	rc=$?
-	diag mount.out
-	[ $rc -eq 0 ] && is_mounted
-	rc=$?
-	check $rc "$1"
-	[ $rc -eq 0 ] || finish
-}
-do_unmount() {	# do_unmount DESCRIPTION
-	timeout 120 fusetape -u mnt >umount.out 2>&1
-	rc=$?
-	diag umount.out
-	is_mounted && { note "still mounted after fusetape -u"; rc=1; }
-	check $rc "$1"
-	[ $rc -eq 0 ] || finish
 }
 cmp_files() {	# cmp_files FILE...: each src/FILE against mnt/FILE
-	bad=0
-	for f in "$@"; do
-		cmp src/"$f" mnt/"$f" >cmp.out 2>&1 || { bad=$((bad + 1)); diag cmp.out; }
-	done
-	return $bad
+	printf '%s\n' "$@" >files.list
+	cmp_list src <files.list
 }
 
-for p in mkfs.fusetape fusetape fsck.fusetape; do
-	command -v $p >/dev/null || { echo "1..0 # SKIP $p not built (run make)"; exit 0; }
-done
 start=$(now)
 mkdir -p mnt src
 head -c 4194304 /dev/urandom >src/d
 head -c 3000001 /dev/urandom >src/e
 echo after >src/after-crash
 
-mkfs.fusetape -q -f --single-partition "$DEV" >mkfs.out 2>&1
-rc=$?
-diag mkfs.out
-check $rc "mkfs.fusetape --single-partition $DEV"
-[ $rc -eq 0 ] || finish
+do_mkfs -q
 
 # in the foreground (in the background of this shell): its pid is $!
 fusetape -f "$DEV" mnt -o sync_interval=0 >daemon.log 2>&1 &

@@ -13,92 +13,16 @@
 #     holds a prefix of its data or is gone - never other bytes;
 #   - the full volume mounts and unmounts again.
 # The tape is FUSETAPE_TAPE_MB (64 by default) large; files are 3-4 MiB.
-B=${FUSETAPE_BIN:-/usr/local/bin}
-PATH=$B:$PATH
-n=0
-failed=0
-mounted=0
-case ${0##*/} in
-*tapedma*)
-	TAG=tapedma DEV=${FUSETAPE_TAPEDMA:-}
-	if [ -z "$DEV" ] || [ ! -c "$DEV" ]; then
-		echo "1..0 # SKIP no /dev/tapedma0 (tapedma.ko not built or not loaded)"
-		exit 0
-	fi ;;
-*)	TAG=nst DEV=${FUSETAPE_TAPE:-/dev/nst0} ;;
-esac
+. "$(dirname "$0")/lib/guest.sh"
+pick_device
 MB=${FUSETAPE_TAPE_MB:-64}
-
-check() {	# check STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $TAG: $2"
-	else
-		echo "not ok $n - $TAG: $2"
-		failed=$((failed + 1))
-	fi
-}
-diag() { sed "s/^/# $TAG: /" "$@" 2>/dev/null; }
-note() { echo "# $TAG: $*"; }
-now() { cut -d' ' -f1 /proc/uptime; }
-secs_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-finish() {
-	if [ $mounted = 1 ]; then
-		timeout 120 fusetape -u mnt >/dev/null 2>&1 || umount -l mnt 2>/dev/null
-	fi
-	if [ -n "${syslog_pid:-}" ]; then
-		grep -v 'syslogd started' syslog | diag
-		kill "$syslog_pid" 2>/dev/null
-		wait "$syslog_pid" 2>/dev/null
-	fi
-	echo "1..$n"
-	[ $failed -eq 0 ]
-	exit
-}
-do_mount() {	# do_mount DESCRIPTION
-	timeout 120 fusetape "$DEV" mnt >mount.out 2>&1
-	rc=$?
-	diag mount.out
-	[ $rc -eq 0 ] && grep -q " $PWD/mnt fuse" /proc/mounts
-	rc=$?
-	[ $rc -eq 0 ] && mounted=1
-	check $rc "$1"
-	[ $rc -eq 0 ] || finish
-}
-do_unmount() {	# do_unmount DESCRIPTION
-	t0=$(now)
-	timeout 120 fusetape -u mnt >umount.out 2>&1
-	rc=$?
-	diag umount.out
-	note "fusetape -u exited $rc after $(secs_since "$t0") s"
-	if grep -q " $PWD/mnt fuse" /proc/mounts; then
-		note "still mounted after fusetape -u"
-		rc=1
-	else
-		mounted=0
-	fi
-	check $rc "$1"
-	[ $rc -eq 0 ] || finish
-}
-
-for p in mkfs.fusetape fusetape; do
-	command -v $p >/dev/null || { echo "1..0 # SKIP $p not built (run make)"; exit 0; }
-done
-# the daemon's word after the mount goes to syslog
-rm -f /dev/log
-syslogd -n -O "$PWD/syslog" 2>/dev/null &
-syslog_pid=$!
-i=0
-while [ ! -S /dev/log ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+need_bins mkfs.fusetape fusetape
+start_syslog
 
 start=$(now)
 mkdir -p mnt src
 head -c 4194304 /dev/urandom >blob
-mkfs.fusetape -q -f --single-partition "$DEV" >mkfs.out 2>&1
-rc=$?
-diag mkfs.out
-check $rc "mkfs.fusetape --single-partition $DEV"
-[ $rc -eq 0 ] || finish
+do_mkfs -q
 do_mount "mount $DEV"
 df -k mnt 2>&1 | diag
 # statfs: what is free cannot exceed the size (df's "used" is the difference)
@@ -141,15 +65,13 @@ diag rm.err
 do_unmount "fusetape -u on a full tape (the index goes on tape)"
 do_mount "mount the full volume again"
 
-bad=0 j=1
+j=1
 while [ $j -lt $i ]; do
-	if ! cmp src/f$j mnt/f$j >cmp.out 2>&1; then
-		bad=$((bad + 1))
-		[ $bad -le 5 ] && diag cmp.out
-	fi
+	echo f$j
 	j=$((j + 1))
-done
-check $bad "all $((i - 1)) copied files byte for byte"
+done >copied.list
+cmp_list src <copied.list
+check $? "all $((i - 1)) copied files byte for byte"
 if [ -e mnt/"$last" ]; then
 	sz=$(stat -c %s mnt/"$last")
 	note "$last is there with $sz bytes after rm"

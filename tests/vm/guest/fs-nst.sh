@@ -1,9 +1,8 @@
 #!/bin/sh
 # fs-nst.sh, fs-tapedma.sh - the filesystem end to end inside the guest, on
 # the st backend (/dev/nst0) or the tapedma backend (/dev/tapedma0, the same
-# drive), whichever this script is called as.  fs-tapedma.sh is a symlink to
-# fs-nst.sh: the rig puts only the selected tests' own files in the guest,
-# so the two cannot source shared code.
+# drive), whichever this script is called as (fs-tapedma.sh is a symlink to
+# fs-nst.sh; pick_device of lib/guest.sh chooses).
 #
 # The steps, each a TAP point "nst: ..." / "tapedma: ...":
 #   mkfs.fusetape --single-partition (tgt's drive cannot partition)
@@ -23,65 +22,8 @@
 # tapedma, tapedma for st, when loaded) and compared once more.
 # The daemon's syslog (caught with busybox syslogd) is shown as comments.
 
-B=${FUSETAPE_BIN:-/usr/local/bin}
-PATH=$B:$PATH
-n=0
-failed=0
-mounted=0
-syslog_pid=
+. "$(dirname "$0")/lib/guest.sh"
 S=
-
-check() {	# check STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $FS_TAG: $2"
-	else
-		echo "not ok $n - $FS_TAG: $2"
-		failed=$((failed + 1))
-	fi
-}
-diag() {	# diag FILE...: the files as TAP comments
-	sed "s/^/# $FS_TAG: /" "$@" 2>/dev/null
-}
-note() { echo "# $FS_TAG: $*"; }
-now() { cut -d' ' -f1 /proc/uptime; }
-secs_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-# What the daemon logs once it is in the background goes to syslog: catch
-# it, it is the only word from the daemon about trouble after the mount.
-start_syslog() {
-	rm -f /dev/log
-	syslogd -n -O "$PWD/syslog" 2>/dev/null &
-	syslog_pid=$!
-	i=0
-	while [ ! -S /dev/log ] && [ $i -lt 20 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
-show_syslog() {
-	grep -v 'syslogd started' syslog >syslog.new 2>/dev/null
-	: >syslog
-	[ -s syslog.new ] || return 0
-	note "daemon syslog:"
-	diag syslog.new
-}
-stop_syslog() {
-	[ -n "$syslog_pid" ] && kill "$syslog_pid" 2>/dev/null && wait "$syslog_pid" 2>/dev/null
-	syslog_pid=
-}
-
-finish() {
-	if [ $mounted = 1 ]; then
-		timeout 120 fusetape -u mnt >/dev/null 2>&1 || umount -l mnt 2>/dev/null
-		mounted=0
-	fi
-	show_syslog
-	stop_syslog
-	echo "1..$n"
-	[ $failed -eq 0 ]
-	exit
-}
 
 # listing DIR: one line per object under DIR: path, type, size or target.
 listing() {
@@ -111,47 +53,8 @@ same_lines() {
 }
 # cmp_all: every regular file of ref/ against the one in mnt/, byte for byte
 cmp_all() {
-	bad=0 nfiles=0
 	(cd ref && find . -type f | LC_ALL=C sort) >files.tmp
-	while IFS= read -r p; do
-		nfiles=$((nfiles + 1))
-		if ! cmp ref/"$p" mnt/"$p" >cmp.out 2>&1; then
-			bad=$((bad + 1))
-			[ $bad -le 5 ] && diag cmp.out
-		fi
-	done <files.tmp
-	[ $bad -eq 0 ] || note "$bad of $nfiles files differ"
-	return $bad
-}
-
-do_mount() {	# do_mount DESCRIPTION [DEVICE [OPTIONS]]
-	t0=$(now)
-	timeout 120 fusetape "${2:-$FS_DEV}" mnt ${3:+-o "$3"} >mount.out 2>&1
-	rc=$?
-	diag mount.out
-	[ $rc -eq 0 ] && grep -q " $PWD/mnt fuse" /proc/mounts
-	rc=$?
-	[ $rc -eq 0 ] && mounted=1
-	note "mount: $(grep " $PWD/mnt " /proc/mounts) ($(secs_since "$t0") s)"
-	check $rc "$1"
-	show_syslog
-	[ $rc -eq 0 ] || finish
-}
-do_unmount() {	# do_unmount DESCRIPTION
-	t0=$(now)
-	timeout 120 fusetape -u mnt >umount.out 2>&1
-	rc=$?
-	diag umount.out
-	note "fusetape -u exited $rc after $(secs_since "$t0") s"
-	if grep -q " $PWD/mnt fuse" /proc/mounts; then
-		note "still mounted after fusetape -u"
-		rc=1
-	else
-		mounted=0
-	fi
-	check $rc "$1"
-	show_syslog
-	[ $rc -eq 0 ] || finish
+	cmp_list ref <files.tmp
 }
 
 # The tree the archive holds: nested directories, odd names, symlinks
@@ -205,15 +108,9 @@ compare_all() {
 	check $? "$1: every mtime (stat -c %Y) of files, directories, symlinks"
 }
 
-fs_main() {	# fs_main TAG DEVICE
-	FS_TAG=$1 FS_DEV=$2
+fs_main() {	# fs_main: the whole test on DEV
 	start=$(now)
-	for p in mkfs.fusetape fusetape; do
-		if ! command -v $p >/dev/null; then
-			echo "1..0 # SKIP $p not built (run make)"
-			exit 0
-		fi
-	done
+	need_bins mkfs.fusetape fusetape
 	start_syslog
 	[ -n "${S:-}" ] && fs_stats_before
 
@@ -229,19 +126,12 @@ fs_main() {	# fs_main TAG DEVICE
 	make_archive
 	cp -p src/* ref/files/
 	tar -xf tree.tar -C ref
-	set_tree_times ref || { echo "not ok 1 - $FS_TAG: set mtimes in tmpfs"; exit 1; }
+	set_tree_times ref || { echo "not ok 1 - $TAG: set mtimes in tmpfs"; exit 1; }
 	note "test data ready in $(secs_since "$start") s"
 
 	# ---- round 1 ----
-	t0=$(now)
-	mkfs.fusetape -f --single-partition -n fsvm -s FSVM01 "$FS_DEV" >mkfs.out 2>&1
-	rc=$?
-	diag mkfs.out
-	note "mkfs took $(secs_since "$t0") s"
-	check $rc "mkfs.fusetape --single-partition $FS_DEV"
-	[ $rc -eq 0 ] || finish
-
-	do_mount "mount $FS_DEV"
+	do_mkfs -n fsvm -s FSVM01
+	do_mount "mount $DEV"
 	mkdir mnt/files 2>mkdir.err
 	rc=$?
 	diag mkdir.err
@@ -339,7 +229,7 @@ fs_main() {	# fs_main TAG DEVICE
 	# The same drive through the other backend: each tracks positions its
 	# own way, and a volume must not depend on which one wrote it.
 	other=
-	case $FS_TAG in
+	case $TAG in
 	nst) [ -n "${FUSETAPE_TAPEDMA:-}" ] && [ -c "$FUSETAPE_TAPEDMA" ] && other=$FUSETAPE_TAPEDMA ;;
 	*) other=${FUSETAPE_TAPE:-/dev/nst0} ;;
 	esac
@@ -370,15 +260,6 @@ fs_stats_after() {
 	check $? "bytes_zero_copy grew by at least the file data ($zc >= $data)"
 }
 
-case ${0##*/} in
-fs-tapedma*)
-	D=${FUSETAPE_TAPEDMA:-}
-	if [ -z "$D" ] || [ ! -c "$D" ]; then
-		echo "1..0 # SKIP no /dev/tapedma0 (tapedma.ko not built or not loaded)"
-		exit 0
-	fi
-	S=/sys/class/tapedma/${D##*/}/stats
-	fs_main tapedma "$D" ;;
-*)
-	fs_main nst "${FUSETAPE_TAPE:-/dev/nst0}" ;;
-esac
+pick_device
+[ $TAG = tapedma ] && S=/sys/class/tapedma/${DEV##*/}/stats
+fs_main

@@ -8,17 +8,7 @@
 # fails, fix the rig (or re-read what the drive does) before blaming
 # tape_st.c.  Each dd is one open/close of the device.
 T=${FUSETAPE_TAPE:-/dev/nst0}
-n=0
-failed=0
-check() {	# check STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/lib/guest.sh"
 size() { wc -c <"$1" | tr -d ' '; }
 # Read one object with a 1 MiB buffer (at least twice any record here).
 read_object() { dd if="$T" of="$1" bs=1048576 count=1 2>/dev/null; }
@@ -96,5 +86,4 @@ mt -f "$T" fsr 1 2>/dev/null
 check $((! $?)) "nothing after it: spacing a record there fails (end of data)"
 mt -f "$T" rewind
 
-echo "1..$n"
-[ $failed -eq 0 ]
+tap_end

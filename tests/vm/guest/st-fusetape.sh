@@ -5,33 +5,16 @@
 # an unmount and a fresh mount.  Also proves that the rig's guest can run
 # the project's dynamically linked binaries and FUSE.
 T=${FUSETAPE_TAPE:-/dev/nst0}
-B=${FUSETAPE_BIN:-/usr/local/bin}
-n=0
-failed=0
-check() {	# check STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-	fi
-}
-for p in mkfs.fusetape fusetape; do
-	if [ ! -x "$B/$p" ]; then
-		echo "1..0 # SKIP $p not built (run make)"
-		exit 0
-	fi
-done
+. "$(dirname "$0")/lib/guest.sh"
+need_bins mkfs.fusetape fusetape
 
 mkdir -p mnt
 head -c 3000000 /dev/urandom >big
 head -c 1000 /dev/urandom >small
 : >empty
 
-"$B/mkfs.fusetape" -q -f --single-partition -n vmvol -s VM0001 "$T" 2>err
+logged mkfs "$B/mkfs.fusetape" -q -f --single-partition -n vmvol -s VM0001 "$T"
 rc=$?
-[ $rc -eq 0 ] || sed 's/^/# mkfs: /' err
 # Known gaps elsewhere, reported as such until they are closed:
 if [ $rc -ne 0 ] && grep -q 'too small: 0 bytes' err; then
 	# st cannot tell the capacity (tape_medium_info says 0 = unknown)
@@ -43,14 +26,13 @@ if [ $rc -ne 0 ] && grep -q 'single-partition LTFS volumes are not implemented' 
 	exit 0
 fi
 check $rc "mkfs.fusetape --single-partition on $T"
-[ $rc -eq 0 ] || { echo "1..$n"; exit 1; }
+[ $rc -eq 0 ] || { tap_end; exit 1; }
 
-"$B/fusetape" "$T" mnt 2>err
+logged fusetape "$B/fusetape" "$T" mnt
 rc=$?
-[ $rc -eq 0 ] || sed 's/^/# fusetape: /' err
 check $rc "mount"
-[ $rc -eq 0 ] || { echo "1..$n"; exit 1; }
-grep -q " $PWD/mnt fuse" /proc/mounts
+[ $rc -eq 0 ] || { tap_end; exit 1; }
+is_mounted
 check $? "the mount is in /proc/mounts"
 
 mkdir mnt/dir 2>/dev/null
@@ -60,17 +42,13 @@ check $? "copy three files in"
 cmp -s big mnt/dir/big
 check $? "big file reads back while mounted"
 
-"$B/fusetape" -u mnt 2>err
-rc=$?
-[ $rc -eq 0 ] || sed 's/^/# fusetape -u: /' err
-check $rc "unmount (writes the index)"
-grep -q " $PWD/mnt fuse" /proc/mounts
+logged "fusetape -u" "$B/fusetape" -u mnt
+check $? "unmount (writes the index)"
+is_mounted
 check $((! $?)) "the mount is gone"
 
-"$B/fusetape" -o ro "$T" mnt 2>err
-rc=$?
-[ $rc -eq 0 ] || sed 's/^/# fusetape: /' err
-check $rc "mount again, read-only"
+logged fusetape "$B/fusetape" -o ro "$T" mnt
+check $? "mount again, read-only"
 cmp -s big mnt/dir/big
 check $? "3 MB file survived the remount"
 cmp -s small mnt/small
@@ -79,8 +57,7 @@ check $? "1000-byte file survived"
 check $? "empty file survived"
 cp small mnt/other 2>/dev/null
 check $((! $?)) "read-only mount refuses a new file"
-"$B/fusetape" -u mnt 2>err
+logged "fusetape -u" "$B/fusetape" -u mnt
 check $? "unmount"
 
-echo "1..$n"
-[ $failed -eq 0 ]
+tap_end

@@ -10,17 +10,7 @@ set -o pipefail
 D=${FUSETAPE_TAPEDMA:-/dev/tapedma0}
 T=${FUSETAPE_TAPE:-/dev/nst0}
 S=/sys/class/tapedma/${D##*/}/stats
-n=0
-failed=0
-check() {	# check STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/lib/guest.sh"
 stat_of() { cat "$S/$1"; }
 
 mkdir -p src/sub/deeper dst dst2
@@ -79,5 +69,4 @@ rel=$(awk '$1 == "nr_foll_pin_released" { print $2 }' /proc/vmstat)
 check $? "pins balance in /proc/vmstat ($acq acquired, $rel released)"
 
 mt -f "$T" rewind
-echo "1..$n"
-[ $failed -eq 0 ]
+tap_end
