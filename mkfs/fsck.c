@@ -1194,39 +1194,15 @@ static void parse_args(int argc, char **argv, struct options *o)
 			help();
 			exit(FSCK_OK);
 		case 'V':
-			printf(PROG " (fusetape) %s\n", FUSETAPE_VERSION);
+			tool_print_version(PROG);
 			exit(FSCK_OK);
 		default:
-			if (optopt)
-				tool_usage_error(PROG, FSCK_USAGE, "unknown option '-%c'", optopt);
-			tool_usage_error(PROG, FSCK_USAGE, "unknown option '%s'", argv[optind - 1]);
+			tool_option_error(PROG, FSCK_USAGE, ch, argv);
 		}
 	}
 	if (o->repair && o->no_action)
 		tool_usage_error(PROG, FSCK_USAGE, "--repair and --no-action exclude each other");
-	if (optind >= argc)
-		tool_usage_error(PROG, FSCK_USAGE, "no DEVICE given");
-	if (optind + 1 < argc)
-		tool_usage_error(PROG, FSCK_USAGE, "one DEVICE only (extra argument '%s')", argv[optind + 1]);
-	o->device = argv[optind];
-}
-
-static int open_tape(const struct options *o, bool rw, struct tape **t)
-{
-	char err[256] = "";
-	int rc = tape_open(o->device, rw ? 0 : TAPE_OPEN_READONLY, t, err, sizeof(err));
-
-	if (rc == 0)
-		return 0;
-	if (rc == -ENOENT)
-		fprintf(stderr, PROG ": %s does not exist\n", o->device);
-	else if (rc == -EBUSY)
-		fprintf(stderr, PROG ": %s is in use (mounted?): %s\n", o->device,
-			err[0] ? err : strerror(-rc));
-	else
-		fprintf(stderr, PROG ": cannot open %s: %s\n", o->device,
-			err[0] ? err : strerror(-rc));
-	return rc;
+	o->device = tool_device_arg(PROG, FSCK_USAGE, argc, argv);
 }
 
 static void summary(const struct check *c)
@@ -1254,7 +1230,7 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	xmlInitParser();
-	if (open_tape(&o, o.repair, &t))
+	if (tool_open_tape(PROG, o.device, o.repair ? 0 : TAPE_OPEN_READONLY, &t))
 		return FSCK_OPERATIONAL;
 	c.o = &o;
 	c.t = t;

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +14,9 @@
 
 #include "tape/tape.h"
 #include "tape/tape_image.h"
+#include "tool.h"
 
-#ifndef FUSETAPE_VERSION
-#error "FUSETAPE_VERSION comes from the Makefile (VERSION)"
-#endif
+enum { EXIT_USAGE = 2 };
 
 static const char *prog = "fusetape-image";
 
@@ -48,20 +46,6 @@ static void usage(FILE *f)
 		"  -h, --help     this text\n"
 		"  -V, --version  print the version\n",
 		prog, prog, prog);
-}
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help'.\n", prog);
-	return 2;
 }
 
 static bool parse_size_arg(const char *what, const char *s, uint64_t *out)
@@ -135,13 +119,13 @@ static int cmd_create(int argc, char **argv)
 			if (!parse_size_arg("--size", optarg, &p.size))
 				return 2;
 			if (p.size == 0)
-				return usage_error("--size must not be 0");
+				tool_usage_error(prog, EXIT_USAGE, "--size must not be 0");
 			break;
 		case 'p': {
 			char *end;
 			unsigned long n = strtoul(optarg, &end, 10);
 			if (!*optarg || *end || n < 1 || n > TAPE_MAX_PARTITIONS)
-				return usage_error("--partitions: '%s' is not 1 to 4", optarg);
+				tool_usage_error(prog, EXIT_USAGE, "--partitions: '%s' is not 1 to 4", optarg);
 			p.partitions = (unsigned)n;
 			break;
 		}
@@ -157,12 +141,12 @@ static int cmd_create(int argc, char **argv)
 			if (!parse_size_arg("--max-record", optarg, &v))
 				return 2;
 			if (v < 1 || v > TAPE_IMAGE_MAX_RECORD)
-				return usage_error("--max-record: '%s' is not 1 byte to 16M", optarg);
+				tool_usage_error(prog, EXIT_USAGE, "--max-record: '%s' is not 1 byte to 16M", optarg);
 			p.max_record = (uint32_t)v;
 			break;
 		case 'b':
 			if (strlen(optarg) > 32)
-				return usage_error("--barcode: '%s' is longer than 32 characters", optarg);
+				tool_usage_error(prog, EXIT_USAGE, "--barcode: '%s' is longer than 32 characters", optarg);
 			p.barcode = optarg;
 			break;
 		case 'r':
@@ -175,11 +159,11 @@ static int cmd_create(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			return usage_error("create: bad option");
+			tool_usage_error(prog, EXIT_USAGE, "create: bad option");
 		}
 	}
 	if (optind + 1 != argc)
-		return usage_error("create: need exactly one FILE");
+		tool_usage_error(prog, EXIT_USAGE, "create: need exactly one FILE");
 	if (!p.partitions) {
 		/* Sizes given, count not: after the last one given, one more
 		 * partition takes the rest (unless that one was "I:0"). */
@@ -257,7 +241,7 @@ static int cmd_info(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 2 || argv[1][0] == '-')
-		return usage_error("info: need exactly one FILE");
+		tool_usage_error(prog, EXIT_USAGE, "info: need exactly one FILE");
 	rc = tape_open(argv[1], TAPE_OPEN_READONLY | TAPE_IMAGE_OPEN_NOLOCK, &t, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "%s: %s\n", prog, err[0] ? err : strerror(-rc));
@@ -319,14 +303,14 @@ static int cmd_set(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (argv[i][0] == '-')
-			return usage_error("set: unknown option '%s'", argv[i]);
+			tool_usage_error(prog, EXIT_USAGE, "set: unknown option '%s'", argv[i]);
 		else if (file)
-			return usage_error("set: more than one FILE ('%s')", argv[i]);
+			tool_usage_error(prog, EXIT_USAGE, "set: more than one FILE ('%s')", argv[i]);
 		else
 			file = argv[i];
 	}
 	if (ro < 0 || !file)
-		return usage_error("set: need --read-only or --read-write and a FILE");
+		tool_usage_error(prog, EXIT_USAGE, "set: need --read-only or --read-write and a FILE");
 	rc = tape_image_set_readonly(file, ro, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "%s: %s\n", prog, err[0] ? err : strerror(-rc));
@@ -338,7 +322,7 @@ static int cmd_set(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage_error("missing command (create, info or set)");
+		tool_usage_error(prog, EXIT_USAGE, "missing command (create, info or set)");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return 0;
@@ -353,5 +337,5 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "set"))
 		return cmd_set(argc - 1, argv + 1);
-	return usage_error("unknown command '%s' (create, info or set)", argv[1]);
+	tool_usage_error(prog, EXIT_USAGE, "unknown command '%s' (create, info or set)", argv[1]);
 }

@@ -188,21 +188,13 @@ static void parse_args(int argc, char **argv, struct options *o)
 			help();
 			exit(EXIT_MADE);
 		case 'V':
-			printf(PROG " (fusetape) %s\n", FUSETAPE_VERSION);
+			tool_print_version(PROG);
 			exit(EXIT_MADE);
-		case ':':
-			tool_usage_error(PROG, EXIT_USAGE, "option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt)
-				tool_usage_error(PROG, EXIT_USAGE, "unknown option '-%c'", optopt);
-			tool_usage_error(PROG, EXIT_USAGE, "unknown option '%s'", argv[optind - 1]);
+			tool_option_error(PROG, EXIT_USAGE, c, argv);
 		}
 	}
-	if (optind >= argc)
-		tool_usage_error(PROG, EXIT_USAGE, "no DEVICE given");
-	if (optind + 1 < argc)
-		tool_usage_error(PROG, EXIT_USAGE, "one DEVICE only (extra argument '%s')", argv[optind + 1]);
-	o->device = argv[optind];
+	o->device = tool_device_arg(PROG, EXIT_USAGE, argc, argv);
 
 	if (o->barcode)
 		check_barcode(o->barcode);
@@ -316,18 +308,8 @@ int main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 
-	rc = tape_open(o.device, 0, &t, err, sizeof(err));
-	if (rc) {
-		if (rc == -EROFS || rc == -EACCES || rc == -EPERM)
-			fail("%s is write-protected or not writable: %s", o.device,
-			     err[0] ? err : strerror(-rc));
-		else if (rc == -EBUSY)
-			fail("%s is in use (mounted or opened by another program): %s",
-			     o.device, err[0] ? err : strerror(-rc));
-		else
-			fail("cannot open %s: %s", o.device, err[0] ? err : strerror(-rc));
+	if (tool_open_tape(PROG, o.device, 0, &t))
 		return EXIT_FAILED;
-	}
 	rc = tape_medium_info(t, &med);
 	if (rc) {
 		fail("%s: cannot read the medium's state: %s (%s)", o.device,

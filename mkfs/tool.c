@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tool.h"
 
+#include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,4 +87,49 @@ void tool_usage_error(const char *prog, int status, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
 	exit(status);
+}
+
+void tool_option_error(const char *prog, int status, int ch, char **argv)
+{
+	if (ch == ':')
+		tool_usage_error(prog, status, "option '%s' needs an argument", argv[optind - 1]);
+	if (optopt)
+		tool_usage_error(prog, status, "unknown option '-%c'", optopt);
+	tool_usage_error(prog, status, "unknown option '%s'", argv[optind - 1]);
+}
+
+const char *tool_device_arg(const char *prog, int status, int argc, char **argv)
+{
+	if (optind >= argc)
+		tool_usage_error(prog, status, "no DEVICE given");
+	if (optind + 1 < argc)
+		tool_usage_error(prog, status, "one DEVICE only (extra argument '%s')",
+				 argv[optind + 1]);
+	return argv[optind];
+}
+
+void tool_print_version(const char *prog)
+{
+	printf("%s (fusetape) %s\n", prog, FUSETAPE_VERSION);
+}
+
+int tool_open_tape(const char *prog, const char *device, unsigned flags, struct tape **t)
+{
+	char err[256] = "";
+	int rc = tape_open(device, flags, t, err, sizeof(err));
+	const char *why = err[0] ? err : strerror(-rc);
+
+	if (rc == 0)
+		return 0;
+	fflush(stdout);
+	if (rc == -ENOENT)
+		fprintf(stderr, "%s: %s does not exist\n", prog, device);
+	else if (!(flags & TAPE_OPEN_READONLY) && (rc == -EROFS || rc == -EACCES || rc == -EPERM))
+		fprintf(stderr, "%s: %s is write-protected or not writable: %s\n", prog, device, why);
+	else if (rc == -EBUSY)
+		fprintf(stderr, "%s: %s is in use (mounted or opened by another program): %s\n",
+			prog, device, why);
+	else
+		fprintf(stderr, "%s: cannot open %s: %s\n", prog, device, why);
+	return rc;
 }

@@ -515,9 +515,23 @@ out:
 	return rc;
 }
 
-int vs_eod(struct tape *t, uint32_t part, uint64_t *eod, char err[VS_ERRLEN])
+/* The block the tape is at, in partition part (for the message). */
+static int block_now(struct tape *t, uint32_t part, uint64_t *block, char err[VS_ERRLEN])
 {
 	struct tape_position pos;
+	int rc = tape_read_position(t, &pos);
+
+	if (rc) {
+		seterr(err, "partition %u: read position failed: %s", part,
+		       strerror(-rc));
+		return rc;
+	}
+	*block = pos.block;
+	return 0;
+}
+
+int vs_eod(struct tape *t, uint32_t part, uint64_t *eod, char err[VS_ERRLEN])
+{
 	int rc = tape_locate(t, part, 0);
 
 	if (rc == 0 || rc == -ENODATA)
@@ -527,21 +541,13 @@ int vs_eod(struct tape *t, uint32_t part, uint64_t *eod, char err[VS_ERRLEN])
 		       strerror(-rc), sense_of(t));
 		return rc;
 	}
-	rc = tape_read_position(t, &pos);
-	if (rc) {
-		seterr(err, "partition %u: read position failed: %s", part,
-		       strerror(-rc));
-		return rc;
-	}
-	*eod = pos.block;
-	return 0;
+	return block_now(t, part, eod, err);
 }
 
 /* Position of the last filemark before object `before`; -ENOENT if none. */
 static int filemark_before(struct tape *t, uint32_t part, uint64_t before,
 			   uint64_t *fm, char err[VS_ERRLEN])
 {
-	struct tape_position pos;
 	int rc = tape_locate(t, part, before);
 
 	if (rc && rc != -ENODATA) {
@@ -558,14 +564,7 @@ static int filemark_before(struct tape *t, uint32_t part, uint64_t before,
 		       sense_of(t));
 		return rc;
 	}
-	rc = tape_read_position(t, &pos);
-	if (rc) {
-		seterr(err, "partition %u: read position failed: %s", part,
-		       strerror(-rc));
-		return rc;
-	}
-	*fm = pos.block;
-	return 0;
+	return block_now(t, part, fm, err);
 }
 
 /* Does the record at (part, block) start like an XML document? */

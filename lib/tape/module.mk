@@ -11,9 +11,9 @@ $(B)/lib/tape/tape.o: CFLAGS += $(if $(filter lib/tape/tape_st.c,$(LIB_SRCS)),-D
 $(B)/lib/tape/tape.o: lib/tape/module.mk
 
 # fusetape-image lives in mkfs/ but is listed here (mkfs/module.mk belongs
-# to mkfs.fusetape).
+# to mkfs.fusetape); it shares the volume tools' mkfs/tool.c.
 PROGS += fusetape-image
-fusetape-image_SRCS := mkfs/fusetape-image.c
+fusetape-image_SRCS := mkfs/fusetape-image.c mkfs/tool.c
 fusetape-image_DIR := bin
 
 MANPAGES += man/fusetape-image.1 man/fusetape-image.5
