@@ -794,6 +794,16 @@ static int clean_success(struct tape *t)
 }
 
 /*
+ * A call that failed with err after a command: it reports the sense that
+ * command left in t->last, or a hardware error if it left none (the
+ * transport failed, or the drive said nothing we could decode).
+ */
+static int fail_as_last(struct tape *t, int err)
+{
+	return tape_fail(t, err, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+}
+
+/*
  * Calls that depend on the cartridge start here: if the drive was reset,
  * not ready or told of a medium change while we answered something else,
  * this call fails once with UNIT_ATTENTION, so the caller can check what
@@ -816,7 +826,7 @@ static int need_position(struct tdma *d)
 {
 	if (d->pos_known)
 		return 0;
-	return tape_fail(&d->t, -EIO, d->t.last.sense ? d->t.last.sense : TAPE_SENSE_HARDWARE, 0);
+	return fail_as_last(&d->t, -EIO);
 }
 
 /* ---- reading and writing ------------------------------------------------- */
@@ -965,7 +975,7 @@ static ssize_t tdma_read(struct tape *t, void *buf, size_t len)
 	}
 	rc = read_cmd(d, dst, alloc, &kind, &reclen, &valid);
 	if (rc < 0)
-		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+		return fail_as_last(t, rc);
 	if (kind == REC_EOD) {
 		if (d->tracked)
 			map_learn_eod(d, d->pos);
@@ -1093,8 +1103,7 @@ static int tdma_write_filemarks(struct tape *t, unsigned count)
 		if (rc < 0) {
 			if (!o.check || o.v.position_lost || d->sense.key == SSC_KEY_MEDIUM_ERROR)
 				d->pos_known = false;
-			return tape_fail(t, rc, t->last.sense ? t->last.sense
-							      : TAPE_SENSE_HARDWARE, 0);
+			return fail_as_last(t, rc);
 		}
 		if (o.check && o.v.sense == TAPE_SENSE_EARLY_WARNING)
 			ew = true;
@@ -1694,14 +1703,13 @@ static int tracked_locate(struct tdma *d, uint64_t block)
 		if (rc == 0)
 			rc = goto_pos(d, d->eod);
 		if (rc < 0)
-			return tape_fail(t, rc, t->last.sense ? t->last.sense
-							      : TAPE_SENSE_HARDWARE, 0);
+			return fail_as_last(t, rc);
 		if (block == d->eod)
 			return clean_success(t);
 		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);
 	}
 	if (rc < 0)
-		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+		return fail_as_last(t, rc);
 	return clean_success(t);
 }
 
@@ -1745,7 +1753,7 @@ static int tdma_locate(struct tape *t, uint32_t partition, uint64_t block)
 	}
 	if (o.check && o.v.sense == TAPE_SENSE_EOD)
 		return tape_fail(t, -ENODATA, TAPE_SENSE_EOD, 0);	/* SSC: left at EOD */
-	return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+	return fail_as_last(t, rc);
 }
 
 static int tdma_read_position(struct tape *t, struct tape_position *pos)
@@ -1765,7 +1773,7 @@ static int tdma_read_position(struct tape *t, struct tape_position *pos)
 	}
 	rc = native_read_position(d, &p);
 	if (rc < 0)
-		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+		return fail_as_last(t, rc);
 	pos->partition = p.partition;
 	pos->block = p.block;
 	return 0;
@@ -1786,9 +1794,7 @@ static int tracked_space(struct tdma *d, enum tape_space_kind kind, int64_t coun
 		rc = find_eod(d);
 		if (rc == 0)
 			rc = goto_pos(d, d->eod);
-		return rc < 0 ? tape_fail(t, rc, t->last.sense ? t->last.sense
-							       : TAPE_SENSE_HARDWARE, 0)
-			      : clean_success(t);
+		return rc < 0 ? fail_as_last(t, rc) : clean_success(t);
 	}
 	if (count == 0)
 		return 0;
@@ -1871,7 +1877,7 @@ static int tracked_space(struct tdma *d, enum tape_space_kind kind, int64_t coun
 	memset(&t->last, 0, sizeof(t->last));	/* the condition is ours, not a command's */
 	return tape_fail(t, err, sense, residual);
 fail:
-	return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+	return fail_as_last(t, rc);
 }
 
 static int tdma_space(struct tape *t, enum tape_space_kind kind, int64_t count)
@@ -1907,8 +1913,7 @@ static int tdma_space(struct tape *t, enum tape_space_kind kind, int64_t count)
 
 		return tape_fail(t, err, o.v.sense, abs_info(d));
 	}
-	return tape_fail(t, rc ? rc : -EIO, t->last.sense ? t->last.sense
-							  : TAPE_SENSE_HARDWARE, 0);
+	return fail_as_last(t, rc ? rc : -EIO);
 }
 
 static int tdma_rewind(struct tape *t)
@@ -1916,9 +1921,7 @@ static int tdma_rewind(struct tape *t)
 	struct tdma *d = D(t);
 	int rc = do_rewind(d);
 
-	return rc < 0 ? tape_fail(t, rc, t->last.sense ? t->last.sense
-						       : TAPE_SENSE_HARDWARE, 0)
-		      : clean_success(t);
+	return rc < 0 ? fail_as_last(t, rc) : clean_success(t);
 }
 
 static int tdma_load(struct tape *t)
@@ -1929,7 +1932,7 @@ static int tdma_load(struct tape *t)
 	/* maybe another cartridge: what we knew of the old one is void */
 	forget_medium(d);
 	if (rc < 0)
-		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+		return fail_as_last(t, rc);
 	return tdma_rewind(t);
 }
 
@@ -1939,8 +1942,7 @@ static int tdma_unload(struct tape *t)
 	int rc = simple(d, ssc_cdb_load_unload(false, false), TAPEDMA_DIR_NONE, NULL, 0);
 
 	forget_medium(d);
-	return rc < 0 ? tape_fail(t, rc, t->last.sense ? t->last.sense
-						       : TAPE_SENSE_HARDWARE, 0) : 0;
+	return rc < 0 ? fail_as_last(t, rc) : 0;
 }
 
 /* ---- medium, partitions, MAM -------------------------------------------- */
@@ -1994,7 +1996,7 @@ static int tdma_medium_info(struct tape *t, struct tape_medium *m)
 
 	rc = mode_sense(d, SSC_PAGE_DEVICE_CONFIGURATION, 0, &mode);
 	if (rc < 0 && rc != -ENOENT)
-		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+		return fail_as_last(t, rc);
 	m->write_protected = mode.write_protected || t->readonly;
 	m->partitions = d->partitions;
 	if (t->caps.max_partitions > 1 &&
@@ -2072,7 +2074,7 @@ static int tdma_format(struct tape *t, unsigned nparts, const uint64_t *sizes)
 	if (rc == 0)
 		rc = do_rewind(d);
 	if (rc < 0)
-		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+		return fail_as_last(t, rc);
 	d->partitions = nparts;
 	d->eod_known = true;
 	d->eod = 0;
@@ -2094,7 +2096,7 @@ static int tdma_set_early_warning(struct tape *t, uint64_t bytes)
 	if (rc == 0 && (m.page_len < 8 || m.page_len > sizeof(page)))
 		rc = -EPROTO;
 	if (rc < 0)
-		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+		return fail_as_last(t, rc);
 	memcpy(page, m.page, m.page_len);
 	if (mb > 0xFFFF)
 		mb = 0xFFFF;
@@ -2107,7 +2109,7 @@ static int tdma_set_early_warning(struct tape *t, uint64_t bytes)
 	rc = simple(d, ssc_cdb_mode_select6((uint8_t)len, true), TAPEDMA_DIR_TO_DEVICE,
 		    d->small, (size_t)len);
 	if (rc < 0)
-		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+		return fail_as_last(t, rc);
 	return clean_success(t);
 }
 
@@ -2126,7 +2128,7 @@ static int tdma_get_attr(struct tape *t, uint32_t partition, uint16_t id,
 	if (rc == -EPROTO || rc == -EOVERFLOW)
 		return tape_fail(t, -EIO, TAPE_SENSE_HARDWARE, 0);
 	if (rc < 0)
-		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+		return fail_as_last(t, rc);
 	t->last.sense = TAPE_SENSE_NONE;
 	return 0;
 }
@@ -2144,7 +2146,7 @@ static int tdma_set_attr(struct tape *t, uint32_t partition, const struct tape_a
 	rc = simple(d, ssc_cdb_write_attribute((uint8_t)partition, (uint32_t)len, true),
 		    TAPEDMA_DIR_TO_DEVICE, d->small, (size_t)len);
 	if (rc < 0)
-		return tape_fail(t, rc, t->last.sense ? t->last.sense : TAPE_SENSE_HARDWARE, 0);
+		return fail_as_last(t, rc);
 	t->last.sense = TAPE_SENSE_NONE;
 	return 0;
 }
