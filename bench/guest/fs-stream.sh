@@ -20,7 +20,10 @@
 # data was queued, before the unmount), the medians, the ratios
 # tapedma/nst, and tapedma.ko's counters (bytes_zero_copy, bytes_copied) over the runs, and the daemon's
 # (user.fusetape.stats on the mount root, read with getfattr before each
-# unmount: data path, bytes landed, direct and copied, records queued).
+# unmount: data path, bytes landed, direct and copied, records queued, and
+# the seconds the daemon was blocked on the drive).  From nst's blocked
+# seconds it prints the bound on what any device can gain over nst by
+# hiding the drive's time: cp seconds / (cp seconds - blocked seconds).
 # TAP points: each run's files came back identical, the module copied no
 # byte, the daemon copied no written byte on tapedma0.  Size: 256
 # MiB, or FUSETAPE_TAPE_MB / 3 on a tape smaller than 700 MiB (the tape
@@ -129,8 +132,10 @@ dstats() {
 		eval "dcp_$2=?"
 		return 0
 	fi
-	echo "$1: daemon: $(grep -E '^(write path|write bytes|write landed|write direct|write copied|records queued|max in flight|landing refused):' dstats.out |
+	echo "$1: daemon: $(grep -E '^(write path|write bytes|write landed|write direct|write copied|records queued|max in flight|landing refused|tape wait seconds):' dstats.out |
 		sed 's/: /=/' | tr '\n' ' ')"
+	# seconds the daemon was blocked on the drive (empty: not reported)
+	tw=$(sed -n 's/^tape wait seconds: *//p' dstats.out)
 	wc=$(sed -n 's/^write copied: *//p' dstats.out)
 	eval "prev=\${dcp_$2:-0}"
 	case $wc in
@@ -150,7 +155,9 @@ run() {
 	t0=$(now) c0=$(ticks) p0=$(dcpu)
 	step "$tag" "cp" cp src.bin mnt/cp.bin || return 1
 	cp_dcpu=$(dcpu_since "$p0")
+	tw=
 	dstats "$tag cp" "$d"
+	cp_tw=${tw:-?}
 	unmount_dev "$tag" || return 1
 	cp_s=$(since "$t0") cp_busy=$(busy_since "$c0")
 	mount_dev "$tag" "$dev" || return 1
@@ -197,8 +204,12 @@ while [ $r -le $RUNS ]; do
 			continue
 		fi
 		c=$(mbps $bytes "$cp_s") w=$(mbps $bytes "$dd_s") rd=$(mbps $bytes "$rd_s")
-		echo "run $r $d: write cp $c MB/s ($cp_s s, cpus ${cp_busy}% busy, daemon ${cp_dcpu} CPU-s), dd bs=1M $w MB/s ($dd_s s, ${dd_busy}%, daemon ${dd_dcpu} CPU-s); read dd bs=1M $rd MB/s ($rd_s s, ${rd_busy}%)"
+		echo "run $r $d: write cp $c MB/s ($cp_s s, cpus ${cp_busy}% busy, daemon ${cp_dcpu} CPU-s, ${cp_tw} s blocked on the drive), dd bs=1M $w MB/s ($dd_s s, ${dd_busy}%, daemon ${dd_dcpu} CPU-s); read dd bs=1M $rd MB/s ($rd_s s, ${rd_busy}%)"
 		eval "c_$d=\"\${c_$d:-} $c\" w_$d=\"\${w_$d:-} $w\" r_$d=\"\${r_$d:-} $rd\""
+		case $cp_tw in
+		*[!0-9.]*|"") ;;
+		*) eval "tw_$d=\"\${tw_$d:-} $cp_tw\" ts_$d=\"\${ts_$d:-} $cp_s\"" ;;
+		esac
 	done
 	r=$((r + 1))
 done
@@ -214,6 +225,12 @@ if [ -c /dev/tapedma0 ]; then
 	if [ -n "${mc_nst:-}" ] && [ -n "${mc_tapedma0:-}" ]; then
 		echo "RESULT fs ratio tapedma0/nst: write cp $(ratio "$mc_tapedma0" "$mc_nst"), write dd $(ratio "$mw_tapedma0" "$mw_nst"), read $(ratio "$mr_tapedma0" "$mr_nst")"
 		echo "RESULT fs ratio tapedma0/tapedma0_sync (write-behind on/off): write cp $(ratio "$mc_tapedma0" "${mc_tapedma0_sync:-0}"), write dd $(ratio "$mw_tapedma0" "${mw_tapedma0_sync:-0}")"
+	fi
+	# what write-behind can gain at most: nst's daemon waits for every
+	# record; a device that hid all of that wait would save exactly it
+	mtw=$(echo "${tw_nst:-}" | median) mts=$(echo "${ts_nst:-}" | median)
+	if [ -n "$mtw" ] && [ -n "$mts" ]; then
+		echo "RESULT fs bound: on nst the daemon was blocked on the drive $mtw s of a $mts s cp (medians); hiding all of it gives at most $(awk -v t="$mts" -v w="$mtw" 'BEGIN { printf "%.2f", (t > w ? t / (t - w) : 0) }') x nst"
 	fi
 	echo "RESULT fs counters tapedma0 ($RUNS runs): bytes_zero_copy +$((zc1 - zc0)) bytes_copied +$((cp1 - cp0))"
 	echo "RESULT fs daemon write copied ($RUNS runs, cp and dd): nst ${dcp_nst:-?} bytes, tapedma0 ${dcp_tapedma0:-?} bytes"
