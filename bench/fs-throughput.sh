@@ -26,15 +26,11 @@ runs=${BENCH_RUNS:-3}
 storages=${BENCH_STORAGE:-/var/tmp /dev/shm}
 
 die() { echo "fs-throughput: $*" >&2; exit 1; }
-for p in fusetape mkfs.fusetape; do
-	[ -x "$bin/$p" ] || die "$bin/$p missing: run 'make VARIANT=rel user' first"
-done
-[ "$(id -u)" -eq 0 ] || die "needs root (FUSE mounts, drop_caches)"
+. bench/lib.sh
+bench_check fusetape mkfs.fusetape
 bytes=$(numfmt --from=iec "${size%iB}") || die "BENCH_SIZE=$size is not a size"
 mib=$(( (bytes + 1048575) / 1048576 ))
 bytes=$(( mib * 1048576 ))
-
-. bench/lib.sh
 
 echo "fusetape fs-throughput: file $mib MiB, $runs run(s), binaries $bin"
 echo "kernel $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -44,10 +40,7 @@ src_sum=$(sha256sum <"$src" | cut -d' ' -f1)
 
 summary=()
 for storage in $storages; do
-	[ -d "$storage" ] || { echo "skipping $storage: not a directory"; continue; }
-	dir=$storage/fusetape-bench.$$
-	mkdir -p "$dir"
-	img=$dir/tape.img
+	storage_dir "$storage" || continue
 	# data + 10% + index partition and slack
 	img_size=$(( bytes + bytes / 10 + 256 * 1048576 ))
 	fstype=$(stat -f -c %T "$storage")
@@ -72,7 +65,7 @@ for storage in $storages; do
 			dd if="$src" of="$dir/dd.out" bs=1M conv=fsync status=none
 		fi
 		t1=$(now)
-		ddw=$(mbps "$bytes" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+		ddw=$(mbps_between "$bytes" "$t0" "$t1")
 		drop_caches
 		t0=$(now)
 		if [ -n "$direct" ]; then
@@ -81,19 +74,18 @@ for storage in $storages; do
 			dd if="$dir/dd.out" of=/dev/null bs=1M status=none
 		fi
 		t1=$(now)
-		ddr=$(mbps "$bytes" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+		ddr=$(mbps_between "$bytes" "$t0" "$t1")
 		rm -f "$dir/dd.out"
 
 		# write: fresh volume, cp, unmount, until the daemon has exited
-		rm -f "$img"
-		"$bin/mkfs.fusetape" -q --image-size "$img_size" -n bench "$img"
+		new_volume "$img" "$img_size"
 		drop_caches
 		mount_volume "$img" "$work/cpu-write"
 		t0=$(now)
 		cp "$src" "$mnt/file.bin"
 		unmount_volume
 		t1=$(now)
-		fsw=$(mbps "$bytes" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+		fsw=$(mbps_between "$bytes" "$t0" "$t1")
 		cpuw=$(cpu_seconds "$work/cpu-write")
 
 		# read: fresh mount, cat to /dev/null; then verify untimed
@@ -102,7 +94,7 @@ for storage in $storages; do
 		t0=$(now)
 		cat "$mnt/file.bin" >/dev/null
 		t1=$(now)
-		fsr=$(mbps "$bytes" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+		fsr=$(mbps_between "$bytes" "$t0" "$t1")
 		got=$(sha256sum <"$mnt/file.bin" | cut -d' ' -f1)
 		unmount_volume
 		cpur=$(cpu_seconds "$work/cpu-read")
@@ -114,18 +106,12 @@ for storage in $storages; do
 		dw+=("$ddw") fw+=("$fsw") wr+=("$(ratio "$fsw" "$ddw")") wc+=("$cpuw")
 		dr+=("$ddr") fr+=("$fsr") rr+=("$(ratio "$fsr" "$ddr")") rc+=("$cpur")
 	done
-	line=$(printf '%-4s %9s MB/s %7s MB/s %12s %10s %7s MB/s %7s MB/s %12s %10s' median \
-		"$(echo "${dw[*]}" | median)" "$(echo "${fw[*]}" | median)" \
-		"$(echo "${wr[*]}" | median)" "$(echo "${wc[*]}" | median)" \
-		"$(echo "${dr[*]}" | median)" "$(echo "${fr[*]}" | median)" \
-		"$(echo "${rr[*]}" | median)" "$(echo "${rc[*]}" | median)")
+	mapfile -t med < <(medians dw fw wr wc dr fr rr rc)
+	line=$(printf '%-4s %9s MB/s %7s MB/s %12s %10s %7s MB/s %7s MB/s %12s %10s' median "${med[@]}")
 	echo "$line"
 	summary+=("$storage ($fstype): $line")
 	rm -rf "$dir"
 done
 
-echo
-echo "== medians ($mib MiB, $runs runs; cpu-s = daemon user+sys for the whole mount; ratio = fs / dd O_DIRECT)"
-for s in "${summary[@]}"; do echo "$s"; done
-[ -z "$caches_note" ] || echo "note: $caches_note"
-echo "every read-back matched the source (sha256 $src_sum)"
+print_summary "medians ($mib MiB, $runs runs; cpu-s = daemon user+sys for the whole mount; ratio = fs / dd O_DIRECT)" \
+	"every read-back matched the source (sha256 $src_sum)"

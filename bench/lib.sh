@@ -2,7 +2,9 @@
 # $storages and a die function).  A scratch directory $work on tmpfs with
 # the mount point $mnt; the daemon runs in the foreground under bash's
 # "times" so its CPU use is known when it exits; everything is unmounted
-# and removed on exit.
+# and removed on exit.  Besides the timing and statistics helpers, the
+# steps fs-throughput.sh and small-files.sh both take: bench_check,
+# storage_dir, new_volume, medians and print_summary.
 work=$(mktemp -d /dev/shm/fusetape-bench.XXXXXX)
 mnt=$work/mnt
 mkdir -p "$mnt"
@@ -79,3 +81,48 @@ cpu_seconds() {
 
 # seconds between two now() stamps
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# bench_check PROG...: the optimised binaries in $bin are built and we are
+# root (FUSE mounts, drop_caches), or die saying what is missing.
+bench_check() {
+	local p
+	for p in "$@"; do
+		[ -x "$bin/$p" ] || die "$bin/$p missing: run 'make VARIANT=rel user' first"
+	done
+	[ "$(id -u)" -eq 0 ] || die "needs root (FUSE mounts, drop_caches)"
+}
+# storage_dir STORAGE: this run's directory $dir on STORAGE (removed on
+# exit) and the image path $img in it; fails, saying so, when STORAGE is
+# not a directory (the caller goes on with the next one).
+storage_dir() {
+	[ -d "$1" ] || { echo "skipping $1: not a directory"; return 1; }
+	dir=$1/fusetape-bench.$$
+	mkdir -p "$dir"
+	img=$dir/tape.img
+}
+# new_volume IMG SIZE: a fresh image of SIZE bytes, formatted.
+new_volume() {
+	rm -f "$1"
+	"$bin/mkfs.fusetape" -q --image-size "$2" -n bench "$1"
+}
+# mbps_between BYTES T0 T1: MB/s for BYTES moved between two now() stamps
+mbps_between() { mbps "$1" "$(awk -v a="$2" -v b="$3" 'BEGIN { print b - a }')"; }
+# medians ARRAY...: the median of each named bash array, one a line
+medians() {
+	local name
+	for name in "$@"; do
+		local -n values=$name
+		echo "${values[*]}" | median
+		unset -n values
+	done
+}
+# print_summary HEADING LAST: the median lines of every storage (the array
+# summary) under "== HEADING", the cache note if any, then the line LAST.
+print_summary() {
+	local s
+	echo
+	echo "== $1"
+	for s in "${summary[@]}"; do echo "$s"; done
+	[ -z "$caches_note" ] || echo "note: $caches_note"
+	echo "$2"
+}

@@ -27,11 +27,8 @@ runs=${BENCH_RUNS:-3}
 storages=${BENCH_STORAGE:-/var/tmp /dev/shm}
 
 die() { echo "small-files: $*" >&2; exit 1; }
-for p in fusetape mkfs.fusetape fsck.fusetape; do
-	[ -x "$bin/$p" ] || die "$bin/$p missing: run 'make VARIANT=rel user' first"
-done
-[ "$(id -u)" -eq 0 ] || die "needs root (FUSE mounts, drop_caches)"
 . bench/lib.sh
+bench_check fusetape mkfs.fusetape fsck.fusetape
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
 
 echo "fusetape small-files: $files files of $fsize bytes, $runs run(s), binaries $bin"
@@ -48,10 +45,7 @@ tar_bytes=$(stat -c %s "$work/src.tar")
 
 summary=()
 for storage in $storages; do
-	[ -d "$storage" ] || { echo "skipping $storage: not a directory"; continue; }
-	dir=$storage/fusetape-bench.$$
-	mkdir -p "$dir"
-	img=$dir/tape.img
+	storage_dir "$storage" || continue
 	img_size=$(( tar_bytes * 3 + 512 * 1048576 ))
 	echo
 	echo "== $storage ($(stat -f -c %T "$storage"))"
@@ -74,8 +68,7 @@ for storage in $storages; do
 		plc=$(rate "$files" "$(elapsed "$t0" "$t1")")
 		rm -rf "$dir/plain"
 
-		rm -f "$img"
-		"$bin/mkfs.fusetape" -q --image-size "$img_size" -n bench "$img"
+		new_volume "$img" "$img_size"
 		drop_caches
 		mount_volume "$img" "$work/cpu-write"
 		t0=$(now)
@@ -104,19 +97,12 @@ for storage in $storages; do
 		px+=("$plx") fx+=("$fsx") xr+=("$(ratio "$fsx" "$plx")") xc+=("$cpux")
 		pc+=("$plc") fc+=("$fsc") cr+=("$(ratio "$fsc" "$plc")") cc+=("$cpuc") ix+=("$index")
 	done
-	line=$(printf '%-4s %6s file/s %6s file/s %7s %7s %6s file/s %6s file/s %7s %7s %12s' median \
-		"$(echo "${px[*]}" | median)" "$(echo "${fx[*]}" | median)" \
-		"$(echo "${xr[*]}" | median)" "$(echo "${xc[*]}" | median)" \
-		"$(echo "${pc[*]}" | median)" "$(echo "${fc[*]}" | median)" \
-		"$(echo "${cr[*]}" | median)" "$(echo "${cc[*]}" | median)" \
-		"$(echo "${ix[*]}" | median)")
+	mapfile -t med < <(medians px fx xr xc pc fc cr cc ix)
+	line=$(printf '%-4s %6s file/s %6s file/s %7s %7s %6s file/s %6s file/s %7s %7s %12s' median "${med[@]}")
 	echo "$line"
 	summary+=("$storage: $line")
 	rm -rf "$dir"
 done
 
-echo
-echo "== medians ($files files of $fsize bytes; -x = tar -x until the index is written, -c = tar -c after remount; index in bytes)"
-for s in "${summary[@]}"; do echo "$s"; done
-[ -z "$caches_note" ] || echo "note: $caches_note"
-echo "the first read-back of each storage matched the source tree"
+print_summary "medians ($files files of $fsize bytes; -x = tar -x until the index is written, -c = tar -c after remount; index in bytes)" \
+	"the first read-back of each storage matched the source tree"
