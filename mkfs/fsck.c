@@ -148,11 +148,9 @@ static void operational(struct check *c, const char *fmt, ...)
 	va_list ap;
 
 	c->fatal = true;
-	fprintf(stderr, PROG ": ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	tool_verror(PROG, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* ---- labels ------------------------------------------------------------ */

@@ -66,12 +66,9 @@ static void fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, PROG ": ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	tool_verror(PROG, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static void help(void)

@@ -77,15 +77,31 @@ void tool_format_time(const struct timespec *ts, char *buf, size_t len)
 		 (long)ts->tv_nsec);
 }
 
+void tool_verror(const char *prog, const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void tool_error(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tool_verror(prog, fmt, ap);
+	va_end(ap);
+}
+
 void tool_usage_error(const char *prog, int status, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	tool_verror(prog, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
 	exit(status);
 }
 
@@ -121,15 +137,14 @@ int tool_open_tape(const char *prog, const char *device, unsigned flags, struct 
 
 	if (rc == 0)
 		return 0;
-	fflush(stdout);
 	if (rc == -ENOENT)
-		fprintf(stderr, "%s: %s does not exist\n", prog, device);
+		tool_error(prog, "%s does not exist", device);
 	else if (!(flags & TAPE_OPEN_READONLY) && (rc == -EROFS || rc == -EACCES || rc == -EPERM))
-		fprintf(stderr, "%s: %s is write-protected or not writable: %s\n", prog, device, why);
+		tool_error(prog, "%s is write-protected or not writable: %s", device, why);
 	else if (rc == -EBUSY)
-		fprintf(stderr, "%s: %s is in use (mounted or opened by another program): %s\n",
-			prog, device, why);
+		tool_error(prog, "%s is in use (mounted or opened by another program): %s",
+			   device, why);
 	else
-		fprintf(stderr, "%s: cannot open %s: %s\n", prog, device, why);
+		tool_error(prog, "cannot open %s: %s", device, why);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #ifndef FUSETAPE_MKFS_TOOL_H
 #define FUSETAPE_MKFS_TOOL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -22,6 +23,14 @@
  * free of '/' and control characters.
  */
 const char *tool_check_name(const char *s);
+
+/*
+ * "PROG: <message>" on stderr, after what is pending on stdout (so that
+ * both stay in order on one terminal or file).
+ */
+void tool_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tool_verror(const char *prog, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /*
  * Print "PROG: <message>" and the pointer to --help on stderr, then exit
