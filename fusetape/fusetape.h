@@ -72,6 +72,13 @@ struct ft_open_file {
 	unsigned direct_writers;	/* of which write-only, uncached */
 };
 
+/*
+ * FUSE_DIRECT_IO_ALLOW_MMAP (protocol 7.39, Linux 6.6; flags2 bit 4 of
+ * the INIT exchange, which libfuse 3.14 does not know): the kernel lets
+ * FOPEN_DIRECT_IO files be mmap()ed MAP_SHARED (without it, ENODEV).
+ */
+#define FT_INIT_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+
 struct ft_fs {
 	pthread_mutex_t lock;		/* serialises every core call */
 	struct ltfs_volume *vol;	/* NULL once unmounted */
@@ -114,13 +121,26 @@ struct ft_fs {
 	struct ft_open_file *open_files;
 	size_t n_open_files, cap_open_files;
 	uint64_t direct_write_opens;	/* opens given FOPEN_DIRECT_IO for writing */
+	/*
+	 * Read-only opens bypass the page cache too (FOPEN_DIRECT_IO), but
+	 * only where the kernel still lets such files be mmap()ed
+	 * (FT_INIT_DIRECT_IO_ALLOW_MMAP granted at INIT): the reply is then
+	 * copied once, from the image straight into the reader's buffer.
+	 * want_direct_reads is the user's wish (no -o cachedreads),
+	 * direct_reads what FUSE_INIT made of it (ft_init(), loop.c).
+	 */
+	bool want_direct_reads;
+	bool direct_reads;
+	uint64_t direct_read_opens;	/* opens given FOPEN_DIRECT_IO for reading */
+	char read_opens[96];		/* "uncached: ..." or "cached: why" */
 	char write_path[160];		/* "landing: ..." or "copy: why" */
 	char read_path[160];		/* "splice (image)" or "copy: why" */
 	uint64_t requests;		/* FUSE requests received */
 	uint64_t landing_refused;	/* requests received into the plain buffer instead */
 	bool failure_logged;		/* a deferred write error was logged */
-	uint64_t init_unique;		/* INIT request whose reply gets KILLPRIV_V2 */
-	bool killpriv_v2;		/* ... and it got it (loop.c) */
+	uint64_t init_unique;		/* INIT request whose reply loop.c extends */
+	uint64_t init_offered;		/* its flags (flags2 << 32 | flags) */
+	bool killpriv_v2;		/* ... and it got KILLPRIV_V2 (loop.c) */
 	struct timespec mounted_at;	/* CLOCK_MONOTONIC */
 	const char *mountpoint;
 	bool read_ahead_pending;	/* raise the mount's read-ahead at the next request */
@@ -143,6 +163,9 @@ void ft_log(const struct ft_fs *fs, int priority, const char *fmt, ...)
  * set it back): called by the first requests that can precede a read.
  */
 void ft_raise_read_ahead(struct ft_fs *fs);
+
+/* Log the data path in use, once FUSE_INIT has settled it (loop.c). */
+void ft_log_data_path(struct ft_fs *fs);
 
 /* The user.fusetape.stats text into buf (NUL-terminated); its length. */
 size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size);

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <linux/fuse.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -38,16 +39,47 @@
 #define FT_READ_SIZE (FT_REQUEST_HEADER + FT_REQUEST_ROOM)
 
 /*
- * FUSE_HANDLE_KILLPRIV_V2 (protocol 7.33; libfuse 3.14 cannot ask for it):
- * "the file system clears suid, sgid and capabilities on write, chown and
- * truncate".  Without it the kernel, which cannot remember that our files
- * carry no security.capability, asks for that attribute before every
- * write: a second round trip per write request.  fusetape has no suid or
- * sgid bits (modes are shown, not stored) and no security.* attributes,
- * so the promise holds trivially, and the kernel then marks the mount
- * SB_NOSEC.  The flag is added to libfuse's INIT reply on its way out,
- * and only when the kernel offered it.
+ * libfuse 3.14 cannot ask for two flags of the INIT exchange that the
+ * daemon wants; they are added to libfuse's INIT reply on its way out,
+ * each only when the kernel offered it:
+ *
+ * FUSE_HANDLE_KILLPRIV_V2 (protocol 7.33): "the file system clears suid,
+ * sgid and capabilities on write, chown and truncate".  Without it the
+ * kernel, which cannot remember that our files carry no
+ * security.capability, asks for that attribute before every write: a
+ * second round trip per write request.  fusetape has no suid or sgid bits
+ * (modes are shown, not stored) and no security.* attributes, so the
+ * promise holds trivially, and the kernel then marks the mount SB_NOSEC.
+ *
+ * FUSE_DIRECT_IO_ALLOW_MMAP (flags2, so FUSE_INIT_EXT too): files opened
+ * with FOPEN_DIRECT_IO may be mmap()ed MAP_SHARED.  Asked for only when
+ * ft_init() chose uncached reads (fs->direct_reads); a reply too short to
+ * carry flags2 turns them off again, before any open can come.
  */
+static void extend_init_reply(struct ft_fs *fs, struct fuse_init_out *out, size_t len)
+{
+	if (len < offsetof(struct fuse_init_out, flags) + sizeof(out->flags)) {
+		fs->direct_reads = false;
+		snprintf(fs->read_opens, sizeof(fs->read_opens),
+			 "cached: libfuse's INIT reply has no flags");
+		return;
+	}
+	if (fs->init_offered & FUSE_HANDLE_KILLPRIV_V2) {
+		out->flags |= FUSE_HANDLE_KILLPRIV_V2;
+		fs->killpriv_v2 = true;
+	}
+	if (!fs->direct_reads)
+		return;
+	if (len < offsetof(struct fuse_init_out, flags2) + sizeof(out->flags2)) {
+		fs->direct_reads = false;
+		snprintf(fs->read_opens, sizeof(fs->read_opens),
+			 "cached: libfuse's INIT reply has no flags2");
+		return;
+	}
+	out->flags |= FUSE_INIT_EXT;
+	out->flags2 |= (uint32_t)(FT_INIT_DIRECT_IO_ALLOW_MMAP >> 32);
+}
+
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct ft_fs *fs = userdata;
@@ -58,11 +90,8 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		const struct fuse_out_header *oh = iov[0].iov_base;
 
 		fs->init_unique = 0;
-		if (oh->error == 0 &&
-		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) {
-			((struct fuse_init_out *)iov[1].iov_base)->flags |= FUSE_HANDLE_KILLPRIV_V2;
-			fs->killpriv_v2 = true;
-		}
+		if (oh->error == 0)
+			extend_init_reply(fs, iov[1].iov_base, iov[1].iov_len);
 	}
 	return writev(fd, iov, count);
 }
@@ -90,16 +119,27 @@ int ft_session_io(struct ft_fs *fs, struct fuse_session *se)
 	return fuse_session_custom_io(se, &ft_io, fuse_session_fd(se));
 }
 
-/* Note an INIT request whose reply io_writev() may extend. */
-static void note_init(struct ft_fs *fs, const unsigned char *req, size_t len)
+/*
+ * Note an INIT request whose reply io_writev() may extend, and what the
+ * kernel offered in it (ft_init() decides from that).  Whether it is one:
+ * the return value.
+ */
+static bool note_init(struct ft_fs *fs, const unsigned char *req, size_t len)
 {
 	const struct fuse_in_header *in = (const void *)req;
 	const struct fuse_init_in *init = (const void *)(req + sizeof(*in));
+	uint64_t offered;
 
-	if (in->opcode == FUSE_INIT &&
-	    len >= sizeof(*in) + offsetof(struct fuse_init_in, flags) + sizeof(uint32_t) &&
-	    (init->flags & FUSE_HANDLE_KILLPRIV_V2))
-		fs->init_unique = in->unique;
+	if (in->opcode != FUSE_INIT ||
+	    len < sizeof(*in) + offsetof(struct fuse_init_in, flags) + sizeof(uint32_t))
+		return false;
+	offered = init->flags;
+	if ((init->flags & FUSE_INIT_EXT) &&
+	    len >= sizeof(*in) + offsetof(struct fuse_init_in, flags2) + sizeof(uint32_t))
+		offered |= (uint64_t)init->flags2 << 32;
+	fs->init_offered = offered;
+	fs->init_unique = in->unique;
+	return true;
 }
 
 /* A landing for the next request, or NULL: then the plain buffer. */
@@ -139,6 +179,7 @@ int ft_session_loop(struct ft_fs *fs, struct fuse_session *se)
 		unsigned char *payload = get_landing(fs, &l);
 		unsigned char *dst = payload ? payload - FT_REQUEST_HEADER : plain;
 		struct fuse_buf buf;
+		bool is_init;
 		ssize_t n;
 		int err;
 
@@ -167,7 +208,7 @@ int ft_session_loop(struct ft_fs *fs, struct fuse_session *se)
 			res = -EIO;
 			break;
 		}
-		note_init(fs, dst, (size_t)n);
+		is_init = note_init(fs, dst, (size_t)n);
 		fs->requests++;
 		memset(&buf, 0, sizeof(buf));
 		buf.mem = dst;
@@ -177,6 +218,22 @@ int ft_session_loop(struct ft_fs *fs, struct fuse_session *se)
 		fuse_session_process_buf(se, &buf);
 		if (payload)
 			put_landing(fs, &l);
+		/*
+		 * Now the INIT reply has settled what the kernel does for us.
+		 * A reply that did not pass io_writev() (libfuse refused our
+		 * io, or INIT failed) asked for nothing: reads stay cached.
+		 */
+		if (is_init) {
+			if (fs->init_unique) {
+				fs->init_unique = 0;
+				if (fs->direct_reads) {
+					fs->direct_reads = false;
+					snprintf(fs->read_opens, sizeof(fs->read_opens),
+						 "cached: the INIT reply could not be extended");
+				}
+			}
+			ft_log_data_path(fs);
+		}
 	}
 	free(plain);
 	fuse_session_reset(se);

@@ -51,11 +51,12 @@ struct ft_conf {
 	bool nosplice;
 	bool nolanding;
 	bool cachedwrites;
+	bool cachedreads;
 	bool help, version;
 };
 
 enum { KEY_RO, KEY_SYNC, KEY_UID, KEY_GID, KEY_UMASK, KEY_NOSPLICE, KEY_NOLANDING,
-       KEY_CACHEDWRITES, KEY_HELP, KEY_VERSION };
+       KEY_CACHEDWRITES, KEY_CACHEDREADS, KEY_HELP, KEY_VERSION };
 
 static const struct fuse_opt ft_opt_spec[] = {
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -66,6 +67,7 @@ static const struct fuse_opt ft_opt_spec[] = {
 	FUSE_OPT_KEY("nosplice", KEY_NOSPLICE),
 	FUSE_OPT_KEY("nolanding", KEY_NOLANDING),
 	FUSE_OPT_KEY("cachedwrites", KEY_CACHEDWRITES),
+	FUSE_OPT_KEY("cachedreads", KEY_CACHEDREADS),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -148,6 +150,9 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_CACHEDWRITES:
 		c->cachedwrites = true;
 		return 0;
+	case KEY_CACHEDREADS:
+		c->cachedreads = true;
+		return 0;
 	case KEY_HELP:
 		c->help = true;
 		return 0;
@@ -180,6 +185,9 @@ static void usage(FILE *f)
 "                           ranges of the tape image\n"
 "    -o cachedwrites        write-only opens go through the page cache too\n"
 "                           (by default they bypass it: one copy less)\n"
+"    -o cachedreads         read-only opens go through the page cache too\n"
+"                           (by default they bypass it where the kernel\n"
+"                           can still mmap such files: Linux 6.6 or later)\n"
 "    -o allow_other         let other users in (see /etc/fuse.conf)\n"
 "    -f                     stay in the foreground\n"
 "    -d                     debug: print every FUSE request (implies -f)\n"
@@ -420,9 +428,15 @@ void ft_raise_read_ahead(struct ft_fs *fs)
 	close(fd);
 }
 
+void ft_log_data_path(struct ft_fs *fs)
+{
+	ft_log(fs, LOG_INFO, "data path: writes: %s; reads: %s; read opens: %s",
+	       fs->write_path, fs->read_path, fs->read_opens);
+}
+
 static void log_stats(struct ft_fs *fs, const char *when)
 {
-	char text[1024], *p;
+	char text[2048], *p;
 
 	ft_stats_text(fs, text, sizeof(text));
 	for (p = text; (p = strchr(p, '\n')) != NULL;)
@@ -716,11 +730,10 @@ int main(int argc, char *argv[])
 		ltfs_write_behind_reattach(fs.vol);
 	choose_write_path(&fs, conf.nolanding);
 	fs.direct_writes = !conf.cachedwrites;
+	fs.want_direct_reads = !conf.cachedreads;
 	clock_gettime(CLOCK_MONOTONIC, &fs.mounted_at);
 	fs.mountpoint = copts.mountpoint;
 	fs.read_ahead_pending = true;
-	ft_log(&fs, LOG_INFO, "data path: writes: %s; reads: %s", fs.write_path,
-	       fs.read_path);
 
 	r = start_sync_thread(&fs);
 	if (r < 0)

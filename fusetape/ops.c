@@ -129,7 +129,8 @@ static void reply_entry_or_forget(fuse_req_t req, struct ft_fs *fs,
 /* ---- which opens bypass the page cache ---- */
 
 /* fi->fh: how an open is cached; FT_FH_UNCOUNTED: not in open_files (no memory) */
-enum { FT_FH_CACHED = 0, FT_FH_DIRECT_WRITER = 1, FT_FH_UNCACHED = 2, FT_FH_UNCOUNTED = 3 };
+enum { FT_FH_CACHED = 0, FT_FH_DIRECT_WRITER = 1, FT_FH_UNCACHED = 2, FT_FH_UNCOUNTED = 3,
+       FT_FH_DIRECT_READER = 4 };
 
 static struct ft_open_file *open_file(struct ft_fs *fs, fuse_ino_t ino, bool add)
 {
@@ -156,32 +157,53 @@ static struct ft_open_file *open_file(struct ft_fs *fs, fuse_ino_t ino, bool add
 }
 
 /*
- * Decide how the kernel caches this open and count it.  A write-only
- * open of a file nobody else has open is uncached (FOPEN_DIRECT_IO); its
- * open drops what the page cache holds of the file (no keep_cache), and
- * while it lasts every other open of the file is uncached as well, so no
- * page of the file is cached that its writes would make stale.  Called
- * under the lock.  Returns false if the open cannot be counted (no
- * memory): the caller fails it.
+ * Decide how the kernel caches this open and count it.  Called under the
+ * lock.  Returns false if the open cannot be counted (no memory): the
+ * caller fails it.
+ *
+ * Writers: a write-only open of a file nobody else has open is uncached
+ * (FOPEN_DIRECT_IO); its open drops what the page cache holds of the file
+ * (no keep_cache), and while it lasts every other open of the file is
+ * uncached as well, so no page of the file is cached that its writes
+ * would make stale.
+ *
+ * Readers: with fs->direct_reads, a read-only open is uncached too
+ * (FOPEN_DIRECT_IO), and it may meet cached opens of the same file in
+ * either order.  That is safe because such an open never changes the
+ * file: the page cache can only go stale through writes that bypass it,
+ * and those are the uncached writers' alone, whose rules above are
+ * unchanged (a reader counts as an open like any other).  What an
+ * uncached reader reads comes from the daemon, which has every write
+ * before write(2) returns (no writeback cache), so it sees what cached
+ * writers wrote.  Its mmap() uses the page cache like a cached open's
+ * would, so it keeps the cache (keep_cache): the pages are as valid as
+ * for the cached opens.  direct_reads is only on where the kernel granted
+ * FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+), whose direct reads also first
+ * write back dirty pages of a shared writable mapping in their range, and
+ * whose direct writes drop the cached pages of theirs.
  */
 static bool open_begin(struct ft_fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ft_open_file *f = open_file(fs, ino, true);
+	int mode = fi->flags & O_ACCMODE;
 
 	if (!f)
 		return false;
 	fi->fh = FT_FH_CACHED;
 	fi->keep_cache = 1;
-	if (fs->direct_writes && (fi->flags & O_ACCMODE) == O_WRONLY && f->opens == 0) {
+	if (fs->direct_writes && mode == O_WRONLY && f->opens == 0) {
 		fi->fh = FT_FH_DIRECT_WRITER;
 		f->direct_writers++;
 		fs->direct_write_opens++;
 	} else if (f->direct_writers) {
 		fi->fh = FT_FH_UNCACHED;
+	} else if (fs->direct_reads && mode == O_RDONLY) {
+		fi->fh = FT_FH_DIRECT_READER;
+		fs->direct_read_opens++;
 	}
 	if (fi->fh != FT_FH_CACHED) {
 		fi->direct_io = 1;
-		fi->keep_cache = 0;
+		fi->keep_cache = fi->fh == FT_FH_DIRECT_READER;
 	}
 	f->opens++;
 	return true;
@@ -214,6 +236,18 @@ static void ft_init(void *userdata, struct fuse_conn_info *conn)
 	 */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	conn->time_gran = 1;
+	/* uncached reads only where they can still be mmap()ed (loop.c) */
+	fs->direct_reads = false;
+	if (!fs->want_direct_reads)
+		snprintf(fs->read_opens, sizeof(fs->read_opens), "cached: -o cachedreads");
+	else if (!(fs->init_offered & FT_INIT_DIRECT_IO_ALLOW_MMAP))
+		snprintf(fs->read_opens, sizeof(fs->read_opens),
+			 "cached: the kernel cannot mmap uncached files");
+	else {
+		fs->direct_reads = true;
+		snprintf(fs->read_opens, sizeof(fs->read_opens),
+			 "uncached (FUSE_DIRECT_IO_ALLOW_MMAP)");
+	}
 	/*
 	 * Requests are read into memory by our own loop (loop.c), never
 	 * spliced into pipes: a write's payload must land in the write stream.
@@ -1120,7 +1154,7 @@ static void ft_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	if (ino == FUSE_ROOT_ID && strcmp(name, FT_XATTR_STATS) == 0) {
-		char text[1024];
+		char text[2048];
 		size_t len = ft_stats_text(fs, text, sizeof(text));
 
 		reply_xattr_value(req, text, len, size);
@@ -1252,6 +1286,7 @@ size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size)
 	len = snprintf(buf, size,
 		"write path: %s\n"
 		"read path: %s\n"
+		"read opens: %s\n"
 		"write bytes: %llu\n"
 		"write landed: %llu\n"
 		"write direct: %llu\n"
@@ -1263,6 +1298,7 @@ size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size)
 		"requests: %llu\n"
 		"landing refused: %llu\n"
 		"uncached write opens: %llu\n"
+		"uncached read opens: %llu\n"
 		"read bytes: %llu\n"
 		"read spliced: %llu\n"
 		"read copied: %llu\n"
@@ -1271,7 +1307,7 @@ size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size)
 		"mounted seconds: %.1f\n"
 		"write MB/s: %.1f\n"
 		"read MB/s: %.1f\n",
-		fs->write_path, fs->read_path,
+		fs->write_path, fs->read_path, fs->read_opens,
 		(unsigned long long)fs->write_bytes,
 		(unsigned long long)io.write_landed,
 		(unsigned long long)io.write_direct,
@@ -1283,6 +1319,7 @@ size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size)
 		(unsigned long long)fs->requests,
 		(unsigned long long)fs->landing_refused,
 		(unsigned long long)fs->direct_write_opens,
+		(unsigned long long)fs->direct_read_opens,
 		(unsigned long long)fs->read_bytes,
 		(unsigned long long)fs->read_spliced,
 		(unsigned long long)(fs->read_bytes - fs->read_spliced),
