@@ -132,7 +132,7 @@ dstats() {
 		eval "dcp_$2=?"
 		return 0
 	fi
-	echo "$1: daemon: $(grep -E '^(write path|write bytes|write landed|write direct|write copied|records queued|max in flight|landing refused|tape wait seconds):' dstats.out |
+	echo "$1: daemon: $(grep -E '^(write path|write bytes|write landed|write direct|write copied|records queued|max in flight|requests|landing refused|tape wait seconds):' dstats.out |
 		sed 's/: /=/' | tr '\n' ' ')"
 	# seconds the daemon was blocked on the drive (empty: not reported)
 	tw=$(sed -n 's/^tape wait seconds: *//p' dstats.out)
@@ -228,8 +228,8 @@ if [ -c /dev/tapedma0 ]; then
 	fi
 	# what write-behind can gain at most: nst's daemon waits for every
 	# record; a device that hid all of that wait would save exactly it
-	mtw=$(echo "${tw_nst:-}" | median) mts=$(echo "${ts_nst:-}" | median)
-	if [ -n "$mtw" ] && [ -n "$mts" ]; then
+	if [ -n "${tw_nst:-}" ]; then
+		mtw=$(echo "$tw_nst" | median) mts=$(echo "$ts_nst" | median)
 		echo "RESULT fs bound: on nst the daemon was blocked on the drive $mtw s of a $mts s cp (medians); hiding all of it gives at most $(awk -v t="$mts" -v w="$mtw" 'BEGIN { printf "%.2f", (t > w ? t / (t - w) : 0) }') x nst"
 	fi
 	echo "RESULT fs counters tapedma0 ($RUNS runs): bytes_zero_copy +$((zc1 - zc0)) bytes_copied +$((cp1 - cp0))"
