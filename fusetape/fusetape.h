@@ -122,12 +122,14 @@ struct ft_fs {
 	size_t n_open_files, cap_open_files;
 	uint64_t direct_write_opens;	/* opens given FOPEN_DIRECT_IO for writing */
 	/*
-	 * Read-only opens bypass the page cache too (FOPEN_DIRECT_IO), but
-	 * only where the kernel still lets such files be mmap()ed
-	 * (FT_INIT_DIRECT_IO_ALLOW_MMAP granted at INIT): the reply is then
-	 * copied once, from the image straight into the reader's buffer.
-	 * want_direct_reads is the user's wish (no -o cachedreads),
-	 * direct_reads what FUSE_INIT made of it (ft_init(), loop.c).
+	 * With -o directreads, read-only opens bypass the page cache too
+	 * (FOPEN_DIRECT_IO), but only where the kernel still lets such files
+	 * be mmap()ed (FT_INIT_DIRECT_IO_ALLOW_MMAP granted at INIT): the
+	 * reply is then copied once, from the image straight into the
+	 * reader's buffer, and every read() is one request, with no
+	 * read-ahead.  Not the default: large reads gain, small ones (tar's
+	 * 10 KiB) lose several times over.  want_direct_reads is the user's
+	 * wish, direct_reads what FUSE_INIT made of it (ft_init(), loop.c).
 	 */
 	bool want_direct_reads;
 	bool direct_reads;

@@ -53,8 +53,9 @@
  *
  * FUSE_DIRECT_IO_ALLOW_MMAP (flags2, so FUSE_INIT_EXT too): files opened
  * with FOPEN_DIRECT_IO may be mmap()ed MAP_SHARED.  Asked for only when
- * ft_init() chose uncached reads (fs->direct_reads); a reply too short to
- * carry flags2 turns them off again, before any open can come.
+ * ft_init() chose uncached reads (fs->direct_reads, -o directreads; see
+ * open_begin() in ops.c for why not always); a reply too short to carry
+ * flags2 turns them off again, before any open can come.
  */
 static void extend_init_reply(struct ft_fs *fs, struct fuse_init_out *out, size_t len)
 {

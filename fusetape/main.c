@@ -51,12 +51,12 @@ struct ft_conf {
 	bool nosplice;
 	bool nolanding;
 	bool cachedwrites;
-	bool cachedreads;
+	bool directreads;
 	bool help, version;
 };
 
 enum { KEY_RO, KEY_SYNC, KEY_UID, KEY_GID, KEY_UMASK, KEY_NOSPLICE, KEY_NOLANDING,
-       KEY_CACHEDWRITES, KEY_CACHEDREADS, KEY_HELP, KEY_VERSION };
+       KEY_CACHEDWRITES, KEY_DIRECTREADS, KEY_HELP, KEY_VERSION };
 
 static const struct fuse_opt ft_opt_spec[] = {
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -67,7 +67,7 @@ static const struct fuse_opt ft_opt_spec[] = {
 	FUSE_OPT_KEY("nosplice", KEY_NOSPLICE),
 	FUSE_OPT_KEY("nolanding", KEY_NOLANDING),
 	FUSE_OPT_KEY("cachedwrites", KEY_CACHEDWRITES),
-	FUSE_OPT_KEY("cachedreads", KEY_CACHEDREADS),
+	FUSE_OPT_KEY("directreads", KEY_DIRECTREADS),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -150,8 +150,8 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_CACHEDWRITES:
 		c->cachedwrites = true;
 		return 0;
-	case KEY_CACHEDREADS:
-		c->cachedreads = true;
+	case KEY_DIRECTREADS:
+		c->directreads = true;
 		return 0;
 	case KEY_HELP:
 		c->help = true;
@@ -185,9 +185,9 @@ static void usage(FILE *f)
 "                           ranges of the tape image\n"
 "    -o cachedwrites        write-only opens go through the page cache too\n"
 "                           (by default they bypass it: one copy less)\n"
-"    -o cachedreads         read-only opens go through the page cache too\n"
-"                           (by default they bypass it where the kernel\n"
-"                           can still mmap such files: Linux 6.6 or later)\n"
+"    -o directreads         read-only opens bypass the page cache where the\n"
+"                           kernel can still mmap such files (Linux 6.6+):\n"
+"                           faster for large reads, much slower for small ones\n"
 "    -o allow_other         let other users in (see /etc/fuse.conf)\n"
 "    -f                     stay in the foreground\n"
 "    -d                     debug: print every FUSE request (implies -f)\n"
@@ -730,7 +730,7 @@ int main(int argc, char *argv[])
 		ltfs_write_behind_reattach(fs.vol);
 	choose_write_path(&fs, conf.nolanding);
 	fs.direct_writes = !conf.cachedwrites;
-	fs.want_direct_reads = !conf.cachedreads;
+	fs.want_direct_reads = conf.directreads;
 	clock_gettime(CLOCK_MONOTONIC, &fs.mounted_at);
 	fs.mountpoint = copts.mountpoint;
 	fs.read_ahead_pending = true;

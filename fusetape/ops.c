@@ -167,9 +167,9 @@ static struct ft_open_file *open_file(struct ft_fs *fs, fuse_ino_t ino, bool add
  * uncached as well, so no page of the file is cached that its writes
  * would make stale.
  *
- * Readers: with fs->direct_reads, a read-only open is uncached too
- * (FOPEN_DIRECT_IO), and it may meet cached opens of the same file in
- * either order.  That is safe because such an open never changes the
+ * Readers: with fs->direct_reads (-o directreads), a read-only open is
+ * uncached too (FOPEN_DIRECT_IO), and it may meet cached opens of the
+ * same file in either order.  That is safe because such an open never changes the
  * file: the page cache can only go stale through writes that bypass it,
  * and those are the uncached writers' alone, whose rules above are
  * unchanged (a reader counts as an open like any other).  What an
@@ -180,7 +180,11 @@ static struct ft_open_file *open_file(struct ft_fs *fs, fuse_ino_t ino, bool add
  * for the cached opens.  direct_reads is only on where the kernel granted
  * FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+), whose direct reads also first
  * write back dirty pages of a shared writable mapping in their range, and
- * whose direct writes drop the cached pages of theirs.
+ * whose direct writes drop the cached pages of theirs.  That flag also
+ * lets the uncached opens beside an uncached writer be mapped; the
+ * kernel drops a write's pages before it sends the write, so a page
+ * fault that slips in between could cache the old bytes: which is why
+ * the flag is only asked for with -o directreads.
  */
 static bool open_begin(struct ft_fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -239,7 +243,7 @@ static void ft_init(void *userdata, struct fuse_conn_info *conn)
 	/* uncached reads only where they can still be mmap()ed (loop.c) */
 	fs->direct_reads = false;
 	if (!fs->want_direct_reads)
-		snprintf(fs->read_opens, sizeof(fs->read_opens), "cached: -o cachedreads");
+		snprintf(fs->read_opens, sizeof(fs->read_opens), "cached");
 	else if (!(fs->init_offered & FT_INIT_DIRECT_IO_ALLOW_MMAP))
 		snprintf(fs->read_opens, sizeof(fs->read_opens),
 			 "cached: the kernel cannot mmap uncached files");
