@@ -1,15 +1,16 @@
 #!/bin/bash
-# fs-readdirect: read-only opens bypass the page cache (FOPEN_DIRECT_IO)
-# where the kernel still lets such files be mmap()ed MAP_SHARED
-# (FUSE_DIRECT_IO_ALLOW_MMAP, Linux 6.6+; fusetape asks for it in the INIT
-# reply libfuse 3.14 would not).  After a remount a multi-MiB file reads
-# back identical with cat and with dd bs=1M, a second read goes to the
-# daemon again instead of the page cache, a MAP_SHARED mapping works and
-# matches, and readers see what a process holding the file open for
-# writing wrote, through read() and through their mappings, whichever
-# came first.  -o cachedreads, and kernels without the flag, keep the
-# cached reads (and the same bytes).  Needs root (splice replies need
-# 2 MiB pipes: the daemon raises /proc/sys/fs/pipe-max-size when it must).
+# fs-readdirect: with -o directreads, read-only opens bypass the page
+# cache (FOPEN_DIRECT_IO) where the kernel still lets such files be
+# mmap()ed MAP_SHARED (FUSE_DIRECT_IO_ALLOW_MMAP, Linux 6.6+; fusetape asks
+# for it in the INIT reply libfuse 3.14 would not).  After a remount a
+# multi-MiB file reads back identical with cat and with dd bs=1M, a second
+# read goes to the daemon again instead of the page cache, a MAP_SHARED
+# mapping works and matches, and readers see what a process holding the
+# file open for writing wrote, through read() and through their mappings,
+# whichever came first.  By default, and on kernels without the flag,
+# reads stay cached (and give the same bytes).  Needs root (splice
+# replies need 2 MiB pipes: the daemon raises /proc/sys/fs/pipe-max-size
+# when it must).
 . "$(dirname "$0")/fs-lib.sh"
 require_fuse
 if [ "$(id -u)" -ne 0 ]; then
@@ -108,7 +109,7 @@ if ! cc -O1 -Wall -Werror -o "$T/mapper" "$T/mapper.c" 2>"$T/cc.out"; then
 fi
 MAPPER=$T/mapper
 
-# Kernels 6.6 and later offer FUSE_DIRECT_IO_ALLOW_MMAP: reads are uncached there.
+# Kernels 6.6 and later offer FUSE_DIRECT_IO_ALLOW_MMAP: -o directreads works there.
 kver=$(uname -r)
 kmaj=${kver%%.*} kmin=${kver#*.}
 kmin=${kmin%%[!0-9]*}
@@ -118,7 +119,7 @@ if [ "$kmaj" -gt 6 ] || { [ "$kmaj" -eq 6 ] && [ "$kmin" -ge 6 ]; }; then
 else
 	uncached=false
 	want_opens="cached: the kernel cannot mmap uncached files"
-	echo "# kernel $kver has no FUSE_DIRECT_IO_ALLOW_MMAP: checking that reads stay cached"
+	echo "# kernel $kver has no FUSE_DIRECT_IO_ALLOW_MMAP: checking that -o directreads stays cached"
 fi
 
 # watch_start PATH OFF LEN: the helper as a coprocess; watch_next: what
@@ -153,7 +154,7 @@ cp "$REF/small" "$MNT/small"
 unmount_tape "$MNT" || not_ok "unmount after writing"
 
 echo 3 >/proc/sys/vm/drop_caches
-mount_fg "$IMG" "$MNT" || { not_ok "remount"; done_testing; exit; }
+mount_fg "$IMG" "$MNT" -o directreads || { not_ok "remount -o directreads"; done_testing; exit; }
 expect_eq "the stats say how read-only opens are cached" "$(stat_of "read opens")" "$want_opens"
 expect_grep "the data path log line says it too" "$T/daemon.log" \
 	"data path: .*; read opens: ${want_opens//[()]/.}"
@@ -241,20 +242,20 @@ expect_eq "after the writer closed: all of it" "$(cat "$MNT/wf")" "BBBBBBBBBBBBB
 umount "$MNT" || not_ok "umount"
 wait "$daemon_pid" || not_ok "the daemon exited with $?"
 
-# ---- -o cachedreads ------------------------------------------------------
+# ---- the default: cached reads ---------------------------------------
 echo 3 >/proc/sys/vm/drop_caches
-mount_tape "$IMG" "$MNT" -o cachedreads || { not_ok "mount -o cachedreads"; done_testing; exit; }
-expect_eq "-o cachedreads says so" "$(stat_of "read opens")" "cached: -o cachedreads"
-check "-o cachedreads: cat identical" cmp -s "$REF/big" "$MNT/big"
-check "-o cachedreads: dd bs=1M identical" cmp -s "$REF/big" <(dd if="$MNT/big" bs=1M status=none)
+mount_tape "$IMG" "$MNT" || { not_ok "mount"; done_testing; exit; }
+expect_eq "by default read-only opens are cached" "$(stat_of "read opens")" "cached"
+check "default: cat identical" cmp -s "$REF/big" "$MNT/big"
+check "default: dd bs=1M identical" cmp -s "$REF/big" <(dd if="$MNT/big" bs=1M status=none)
 r0=$(stat_of "read bytes")
 cat "$MNT/big" >/dev/null
 r1=$(stat_of "read bytes")
-check "-o cachedreads: a second cat is served from the page cache ($((r1 - r0)) bytes asked)" \
+check "default: a second cat is served from the page cache ($((r1 - r0)) bytes asked)" \
 	[ $((r1 - r0)) -lt $((1 << 20)) ]
-check "-o cachedreads: a MAP_SHARED mapping matches" cmp -s "$REF/big" <("$MAPPER" map "$MNT/big")
-expect_eq "-o cachedreads: no uncached read open" "$(stat_of "uncached read opens")" "0"
-expect_eq "-o cachedreads: the files from before are intact" \
+check "default: a MAP_SHARED mapping matches" cmp -s "$REF/big" <("$MAPPER" map "$MNT/big")
+expect_eq "default: no uncached read open" "$(stat_of "uncached read opens")" "0"
+expect_eq "default: the files from before are intact" \
 	"$(cat "$MNT/co")$(cat "$MNT/wf")" "AAAAXYZAQQAAAAAAAAAAAAAAAAAAAAAABBBBBBBBBBBBBBEECCCCDDDD"
-unmount_tape "$MNT" || not_ok "unmount -o cachedreads"
+unmount_tape "$MNT" || not_ok "unmount"
 done_testing
