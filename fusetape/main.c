@@ -747,6 +747,11 @@ int main(int argc, char *argv[])
 	stop_sync_thread(&fs);
 	/* Detach first (after a signal the kernel mount is still there). */
 	fuse_session_unmount(se);
+	/* the counters at unmount say what reached the tape, not what was queued */
+	pthread_mutex_lock(&fs.lock);
+	if (fs.vol)
+		ltfs_drain(fs.vol);
+	pthread_mutex_unlock(&fs.lock);
 	log_stats(&fs, "unmount");
 	code = close_volume(&fs, msg, sizeof(msg));
 	report_status(&fs, code, msg);

@@ -1308,6 +1308,7 @@ size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size)
 		"read copied: %llu\n"
 		"records verified: %llu\n"
 		"tape position: %s%u:%llu\n"
+		"tape wait seconds: %.2f\n"
 		"mounted seconds: %.1f\n"
 		"write MB/s: %.1f\n"
 		"read MB/s: %.1f\n",
@@ -1329,7 +1330,7 @@ size_t ft_stats_text(struct ft_fs *fs, char *buf, size_t size)
 		(unsigned long long)(fs->read_bytes - fs->read_spliced),
 		(unsigned long long)io.records_verified,
 		have_pos ? "" : "unknown ", pos.partition,
-		(unsigned long long)pos.block, secs,
+		(unsigned long long)pos.block, (double)io.tape_wait_ns / 1e9, secs,
 		mb_per_s(fs->write_bytes, secs), mb_per_s(fs->read_bytes, secs));
 	unlock(fs);
 	if (len < 0)

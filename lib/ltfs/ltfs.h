@@ -354,6 +354,13 @@ bool ltfs_write_behind(const struct ltfs_volume *v);
  * copy would never reach the tape.  Returns 0 or a deferred write error.
  */
 int ltfs_write_behind_reattach(struct ltfs_volume *v);
+/*
+ * Wait until every record queued so far is on tape or has failed; writes
+ * no index.  Returns the deferred write error (as ltfs_write_failure()) or
+ * 0.  For a daemon that reports its counters at unmount, so that they show
+ * what reached the tape.
+ */
+int ltfs_drain(struct ltfs_volume *v);
 
 /*
  * After a deferred write error (a queued record failed after the write

@@ -209,6 +209,11 @@ void ltfs_stream_free(struct ltfs_volume *v)
 	v->arena_registered = v->arena_async = false;
 }
 
+int ltfs_drain(struct ltfs_volume *v)
+{
+	return v->arena ? ltfs_stream_drain(v) : 0;
+}
+
 bool ltfs_write_behind(const struct ltfs_volume *v)
 {
 	return v->arena_async;

@@ -207,4 +207,23 @@ else
 	ok "user.fusetape.stats is not listed"
 fi
 unmount_tape "$MNT" || not_ok "unmount"
+
+# ---- the counters at unmount --------------------------------------------
+# the unmount log line is written once every queued record has retired,
+# so it counts what reached the tape, also when the session ends by a
+# plain umount (no sync request first); the time blocked on it is shown
+mount_fg "$IMG" "$MNT" || { not_ok "mount -f"; done_testing; exit; }
+head -c $((48 << 20)) /dev/urandom >"$REF/last"
+cp "$REF/last" "$MNT/last"
+tw=$(stat_of "tape wait seconds")
+check "tape wait seconds is a number of seconds ($tw)" \
+	awk -v t="$tw" 'BEGIN { exit !(t ~ /^[0-9]+\.[0-9][0-9]$/) }'
+check "umount" umount "$MNT"
+wait "$daemon_pid"
+line=$(grep "unmount: " "$T/daemon.log")
+queued=$(echo "$line" | tr ';' '\n' | sed -n 's/^records queued: //p')
+retired=$(echo "$line" | tr ';' '\n' | sed -n 's/^records retired: //p')
+check "the unmount line counts 48 MiB of records queued ($queued)" \
+	[ "${queued:-0}" -ge 96 ]
+expect_eq "... and all of them retired" "${retired:-none}" "${queued:-0}"
 done_testing
