@@ -52,11 +52,12 @@ struct ft_conf {
 	bool nolanding;
 	bool cachedwrites;
 	bool directreads;
+	bool plainring;
 	bool help, version;
 };
 
 enum { KEY_RO, KEY_SYNC, KEY_UID, KEY_GID, KEY_UMASK, KEY_NOSPLICE, KEY_NOLANDING,
-       KEY_CACHEDWRITES, KEY_DIRECTREADS, KEY_HELP, KEY_VERSION };
+       KEY_CACHEDWRITES, KEY_DIRECTREADS, KEY_PLAINRING, KEY_HELP, KEY_VERSION };
 
 static const struct fuse_opt ft_opt_spec[] = {
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -68,6 +69,7 @@ static const struct fuse_opt ft_opt_spec[] = {
 	FUSE_OPT_KEY("nolanding", KEY_NOLANDING),
 	FUSE_OPT_KEY("cachedwrites", KEY_CACHEDWRITES),
 	FUSE_OPT_KEY("directreads", KEY_DIRECTREADS),
+	FUSE_OPT_KEY("plainring", KEY_PLAINRING),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -153,6 +155,9 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_DIRECTREADS:
 		c->directreads = true;
 		return 0;
+	case KEY_PLAINRING:
+		c->plainring = true;
+		return 0;
 	case KEY_HELP:
 		c->help = true;
 		return 0;
@@ -188,6 +193,8 @@ static void usage(FILE *f)
 "    -o directreads         read-only opens bypass the page cache where the\n"
 "                           kernel can still mmap such files (Linux 6.6+):\n"
 "                           faster for large reads, much slower for small ones\n"
+"    -o plainring           map the write ring once, not twice back to back\n"
+"                           (its end then moves the record being filled)\n"
 "    -o allow_other         let other users in (see /etc/fuse.conf)\n"
 "    -f                     stay in the foreground\n"
 "    -d                     debug: print every FUSE request (implies -f)\n"
@@ -474,7 +481,7 @@ static int add_fsname(struct fuse_args *args, const char *device)
 
 static int open_volume(struct ft_fs *fs, const struct ft_conf *c)
 {
-	struct ltfs_mount_opts mo = { .readonly = c->ro };
+	struct ltfs_mount_opts mo = { .readonly = c->ro, .plain_ring = c->plainring };
 	char err[LTFS_ERRLEN] = "";
 	struct ltfs_space sp;
 	int r;

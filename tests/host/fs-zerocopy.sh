@@ -194,6 +194,23 @@ expect_eq "-o cachedwrites: no uncached write open" "$(stat_of "uncached write o
 check "-o cachedwrites: the file reads back" cmp -s "$REF/ns-small" "$MNT/cw"
 unmount_tape "$MNT" || not_ok "unmount -o cachedwrites"
 
+# writes of 100000 bytes: at the ring's end a record is part-filled; the
+# mirrored ring (the default) goes on in place, a plain one moves it
+mount_tape "$IMG" "$MNT" || { not_ok "mount"; done_testing; exit; }
+dd if="$REF/big" of="$MNT/mr" bs=100000 status=none
+expect_eq "writes of 100000 bytes twice round the mirrored ring: nothing copied" \
+	"$(stat_of "write copied")" "0"
+unmount_tape "$MNT" || not_ok "unmount"
+mount_tape "$IMG" "$MNT" -o plainring || { not_ok "mount -o plainring"; done_testing; exit; }
+dd if="$REF/big" of="$MNT/pr" bs=100000 status=none
+copied=$(stat_of "write copied")
+check "-o plainring: going round the ring moved bytes ($copied)" [ "${copied:-0}" -gt 0 ]
+unmount_tape "$MNT" || not_ok "unmount -o plainring"
+mount_tape "$IMG" "$MNT" || { not_ok "remount after -o plainring"; done_testing; exit; }
+check "-o plainring: the file reads back identical" cmp -s "$REF/big" "$MNT/pr"
+check "... and the one written through the mirrored ring" cmp -s "$REF/big" "$MNT/mr"
+unmount_tape "$MNT" || not_ok "unmount"
+
 # the stats attribute is read-only and not listed
 mount_tape "$IMG" "$MNT" || { not_ok "mount"; done_testing; exit; }
 if setfattr -n user.fusetape.stats -v x "$MNT" 2>/dev/null; then
