@@ -16,13 +16,15 @@
 #                rebuild from work in progress.  The guest programs and
 #                tapedma.ko still come from this work tree.
 #
-# Prints the host's load before and after (TCG is CPU-bound: figures taken
+# Prints the host's load before and after and the CPU time its hypervisor
+# stole meanwhile (TCG is CPU-bound: figures taken
 # on a busy host are low), the rig's TAP output, then a summary: the
 # benchmarks' RESULT lines, failures, and st's direct-I/O setting from the
 # guest's kernel log.  The whole output is also kept in
 # build/bench/vm-tape.log.  Exit status: the rig's.
 #
-# Environment: VM_TAPE_MB (default 800: fs-stream keeps two 256 MiB
+# Environment: VM_BENCH_RUNS (rounds of fs-stream, default 3),
+# VM_TAPE_MB (default 800: fs-stream keeps two 256 MiB
 # copies), VM_TIMEOUT (default 3000 s), VM_TEST_TIMEOUT (default 1800 s),
 # FUSETAPE_REL_BIN / VM_LIB / TAPEDMA_KO as for tests/vm/run.  Needs root,
 # as the rig does.  A full run takes about 15 minutes on a loaded 2-core
@@ -69,13 +71,18 @@ mkdir -p build/bench
 log=build/bench/vm-tape.log
 {
 	echo "# bench/vm-tape.sh ${*:-} at $(date -u +%Y-%m-%dT%H:%M:%SZ), tree $(git describe --always --dirty 2>/dev/null)$([ $head = 1 ] && echo ", binaries of HEAD")"
-	echo "# command: VM_GUEST_DIR=bench/guest VM_TAPE_MB=$VM_TAPE_MB VM_TIMEOUT=$VM_TIMEOUT VM_TEST_TIMEOUT=$VM_TEST_TIMEOUT tests/vm/run ${args[*]:-}"
+	echo "# command: VM_GUEST_DIR=bench/guest VM_BENCH_RUNS=${VM_BENCH_RUNS:-} VM_TAPE_MB=$VM_TAPE_MB VM_TIMEOUT=$VM_TIMEOUT VM_TEST_TIMEOUT=$VM_TEST_TIMEOUT tests/vm/run ${args[*]:-}"
 	echo "# host: $(nproc) CPUs, load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$log"
+# busy and stolen jiffies of this machine: when it is itself a VM, time its
+# hypervisor gave to others slows the emulated guest in bursts
+cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9; exit }' /proc/stat; }
+ticks0=$(cpu_ticks)
 tests/vm/run "${args[@]}" | tee -a "$log"
 rc=${PIPESTATUS[0]}
 {
-	echo "# host load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# host load after: $(cut -d' ' -f1-3 /proc/loadavg); CPU time stolen by the hypervisor during the run: $(echo "$ticks0 $(cpu_ticks)" |
+		awk '{ b = $3 - $1; s = $4 - $2; printf "%.1f%% of busy time", (b + s > 0 ? 100 * s / (b + s) : 0) }')"
 	echo "# ---- summary ----"
 	sed -n 's/^# [a-z-]*: RESULT //p' "$log"
 	grep '^not ok' "$log"

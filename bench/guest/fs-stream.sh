@@ -31,7 +31,7 @@
 
 B=${FUSETAPE_BIN:-/usr/local/bin}
 PATH=$B:$PATH
-RUNS=3
+RUNS=${FUSETAPE_BENCH_RUNS:-3}
 STATS=/sys/class/tapedma/tapedma0/stats
 n=0
 failed=0
