@@ -86,6 +86,8 @@
 #define SCAN_CHUNK 4096u
 /* Buffer for checking the crc of the part of a record that did not fit. */
 #define SCRATCH_SIZE (256u << 10)
+/* Default size of the verification window (struct verify_window). */
+#define VERIFY_WINDOW (64u << 20)
 
 /* Biggest image we agree to describe: keeps all offset arithmetic far
  * from overflow (2^60 bytes = 1 EiB). */
@@ -168,6 +170,19 @@ struct writebehind {
 	struct tape_image_queue_config cfg;
 };
 
+/*
+ * The read-only mapping of the image through which crc_in_place() reads
+ * records (tape_image_verify_record()): one window, kept across records,
+ * so a sequential read maps once per window instead of once per record.
+ */
+struct verify_window {
+	const uint8_t *base;	/* NULL: nothing mapped */
+	uint64_t start;		/* file offset of base, page-aligned */
+	size_t len;		/* bytes mapped */
+	size_t size;		/* window size to map; 0 = VERIFY_WINDOW */
+	uint64_t maps;		/* windows mapped so far */
+};
+
 struct image {
 	struct tape t;		/* first: tape_backend.h */
 	int fd;
@@ -187,6 +202,7 @@ struct image {
 	size_t nattrs;
 	uint8_t *scratch;
 	struct writebehind wb;
+	struct verify_window vw;
 };
 
 static const struct tape_ops image_ops;
@@ -1365,10 +1381,12 @@ static void fill_identity(struct image *im)
 }
 
 static void wb_teardown(struct image *im);
+static void window_drop(struct image *im);
 
 static void free_image(struct image *im)
 {
 	wb_teardown(im);
+	window_drop(im);
 	for (unsigned i = 0; i < TAPE_MAX_PARTITIONS; i++)
 		free(im->ps[i].fm);
 	free(im->attrs);
@@ -1635,21 +1653,73 @@ static void sigbus_install(void)
 	sigbus_guarded = sigaction(SIGBUS, &sa, &sigbus_previous) == 0;
 }
 
+static void window_drop(struct image *im)
+{
+	struct verify_window *w = &im->vw;
+
+	if (w->base)
+		munmap((void *)w->base, w->len);
+	w->base = NULL;
+	w->len = 0;
+}
+
+/*
+ * Make the verification window cover the file range [start, end) (start
+ * page-aligned, end within the file as this handle knows it): the current
+ * window if it does, else a new one from start, of the window size (or
+ * longer, for a record larger than that) but not past the page holding
+ * the file's end.  The mapping only reserves addresses; no page is mapped
+ * in yet.  A file that grew since (a format) is covered by mapping anew
+ * once a record lies past the window.  0, or -errno from mmap.
+ */
+static int window_cover(struct image *im, uint64_t start, uint64_t end, long page)
+{
+	struct verify_window *w = &im->vw;
+	uint64_t size = w->size ? w->size : VERIFY_WINDOW;
+	uint64_t file_end = (im->file_size + (uint64_t)page - 1) / (uint64_t)page * (uint64_t)page;
+	uint64_t wend = start + size < file_end ? start + size : file_end;
+	void *p;
+
+	if (w->base && start >= w->start && end <= w->start + w->len)
+		return 0;
+	window_drop(im);
+	if (wend < end)
+		wend = end;
+	if (wend - start > SIZE_MAX)
+		return -ENOMEM;
+	p = mmap(NULL, (size_t)(wend - start), PROT_READ, MAP_SHARED, im->fd, (off_t)start);
+	if (p == MAP_FAILED)
+		return -errno;
+	/*
+	 * No access recency from this mapping: otherwise unmapping a record's
+	 * pages after the check marks each one accessed a second time, which
+	 * moves it to the active LRU list, taking the LRU lock page by page,
+	 * for pages the read path hands on at once.  (Also no read-around on
+	 * a fault; the read path asks for read-ahead itself.)
+	 */
+	madvise(p, (size_t)(wend - start), MADV_RANDOM);
+	w->base = p;
+	w->start = start;
+	w->len = (size_t)(wend - start);
+	w->maps++;
+	return 0;
+}
+
 /*
  * The checksum of len bytes at file offset pos, read in place from the
- * page cache through a temporary read-only mapping: a read pass, no copy
- * (this is how the zero-copy read path checks a record before handing it
- * out).  pos is
- * 4 KiB-aligned (records are).  A range the file no longer holds (an
- * image truncated behind our back) is -EIO, not a crash: see map_guard.
+ * page cache through the verification window: a read pass, no copy (this
+ * is how the zero-copy read path checks a record before handing it out).
+ * A range the file no longer holds (an image truncated behind our back)
+ * is -EIO, not a crash: the whole window is under the map_guard, and a
+ * fault drops the window, so the next record maps afresh.
  */
 static int crc_in_place(struct image *im, uint64_t pos, size_t len, uint32_t *crc)
 {
 	static long page;
 	struct map_guard guard;
 	uint64_t start;
+	const uint8_t *p;
 	size_t maplen;
-	void *p;
 
 	if (!page)
 		page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
@@ -1658,9 +1728,7 @@ static int crc_in_place(struct image *im, uint64_t pos, size_t len, uint32_t *cr
 	pthread_once(&sigbus_once, sigbus_install);
 	start = pos - pos % (uint64_t)page;
 	maplen = len + (size_t)(pos - start);
-	p = sigbus_guarded ? mmap(NULL, maplen, PROT_READ, MAP_SHARED | MAP_POPULATE,
-				  im->fd, (off_t)start) : MAP_FAILED;
-	if (p == MAP_FAILED) {
+	if (!sigbus_guarded || window_cover(im, start, pos + len, page) != 0) {
 		/*
 		 * A filesystem that cannot map files, or no SIGBUS guard:
 		 * read it through the scratch buffer (a short file is an
@@ -1669,18 +1737,26 @@ static int crc_in_place(struct image *im, uint64_t pos, size_t len, uint32_t *cr
 		*crc = 0;
 		return crc_rest(im, pos, len, crc);
 	}
-	guard.lo = p;
-	guard.len = maplen;
+	p = im->vw.base + (start - im->vw.start);
+	guard.lo = (const char *)im->vw.base;
+	guard.len = im->vw.len;
 	/* savemask 1: the handler runs with SIGBUS blocked, the jump unblocks it */
 	if (sigsetjmp(guard.env, 1)) {
 		active_guard = NULL;
-		munmap(p, maplen);
+		window_drop(im);
 		return -EIO;	/* the image file shrank under us */
 	}
 	active_guard = &guard;
-	*crc = tape_crc32c(0, (const uint8_t *)p + (pos - start), len);
+	*crc = tape_crc32c(0, p + (pos - start), len);
 	active_guard = NULL;
-	munmap(p, maplen);
+	/*
+	 * Unmap the record's pages again (they stay in the page cache): the
+	 * read path splices them to /dev/fuse right after this, and a page
+	 * still mapped here could not be moved into the reader's file but
+	 * would be copied; nor can the kernel reclaim the image's pages
+	 * without first unmapping them from the daemon.
+	 */
+	madvise((void *)p, maplen, MADV_DONTNEED);
 	return 0;
 }
 
@@ -2610,6 +2686,31 @@ int tape_image_set_queue_config(struct tape *t, const struct tape_image_queue_co
 	if (!tape_is_image(t) || !cfg || cfg->depth > WB_MAX_DEPTH)
 		return -EINVAL;
 	IM(t)->wb.cfg = *cfg;
+	return 0;
+}
+
+int tape_image_set_verify_window(struct tape *t, size_t bytes)
+{
+	if (!tape_is_image(t) || bytes % TAPE_IMAGE_BLOCK)
+		return -EINVAL;
+	window_drop(IM(t));
+	IM(t)->vw.size = bytes;
+	return 0;
+}
+
+int tape_image_get_verify_window(struct tape *t, struct tape_image_window_info *wi)
+{
+	const struct verify_window *w;
+
+	if (!tape_is_image(t) || !wi)
+		return -EINVAL;
+	w = &IM(t)->vw;
+	*wi = (struct tape_image_window_info){
+		.mapped = w->base != NULL,
+		.start = w->start,
+		.len = w->len,
+		.maps = w->maps,
+	};
 	return 0;
 }
 

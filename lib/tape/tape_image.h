@@ -148,6 +148,29 @@ int tape_image_verify_record(struct tape *t, uint32_t partition,
 			     uint64_t block);
 
 /*
+ * tape_image_verify_record() reads records through one read-only mapping
+ * of the image file, the verification window (64 MiB by default), kept
+ * from record to record and mapped anew when a record lies outside it; a
+ * record larger than the window gets a window of its own size.  Pages are
+ * mapped in for the check and unmapped after it (they stay in the page
+ * cache).  A fault reads no more than the page it needs (no read-around),
+ * so callers checking records in bulk ask for read-ahead first.  An image
+ * shrunk under the window makes the check -EIO (never a SIGBUS) and drops
+ * the window.
+ * tape_image_set_verify_window() sets the window size for the handle (a
+ * multiple of 4 KiB; 0 = the default) and drops the current window; for
+ * tests and benchmarks.
+ */
+struct tape_image_window_info {
+	bool mapped;		/* a window is mapped now */
+	uint64_t start;		/* ... from this file offset */
+	uint64_t len;		/* ... over this many bytes */
+	uint64_t maps;		/* windows mapped since the handle was opened */
+};
+int tape_image_set_verify_window(struct tape *t, size_t bytes);
+int tape_image_get_verify_window(struct tape *t, struct tape_image_window_info *wi);
+
+/*
  * Write-behind on images (tape_register_arena(), tape_write_queued()).
  * Records go to the image through an io_uring: their data with O_DIRECT
  * from the registered arena (fixed buffers), their table entries, in

@@ -19,3 +19,6 @@ test_tape_st_SRCS := tests/unit/test_tape_st.c
 # Write-behind (tape_write_queued) on the image backend and the synchronous fallback.
 TESTS += test_tape_queue
 test_tape_queue_SRCS := tests/unit/test_tape_queue.c
+# The image backend's verification window (tape_image_verify_record()).
+TESTS += test_image_window
+test_image_window_SRCS := tests/unit/test_image_window.c
