@@ -375,37 +375,19 @@ static void remember_verified(struct ltfs_volume *v, unsigned part, uint64_t blo
 /* How far ahead of a direct read the image file is asked to be read. */
 #define READ_AHEAD_BYTES (8u << 20)
 
-/*
- * Ask for the image range [pos, pos + len) to be read ahead, skipping what
- * was asked for already; the first need bytes are the record checked
- * next.  A range that does not continue the one asked for last (the first
- * read of a file, a seek, another file) is asked for before this returns,
- * as its first records are checked right after.  A continuation lies far
- * ahead of the records being checked and is asked for in the background,
- * so the daemon does not spend its time allocating page cache pages and
- * submitting their reads; only a part of the record checked next that was
- * not asked for yet (the last range ended inside it) is asked for at once.
- */
-static void prefetch(struct ltfs_volume *v, int fd, uint64_t pos, uint64_t len,
-		     uint64_t need)
+/* Ask the kernel to read the image range [pos, pos + len) in the background. */
+static void prefetch(struct ltfs_volume *v, int fd, uint64_t pos, uint64_t len)
 {
-	uint64_t end = pos + len, now_end = pos + (need < len ? need : len), from;
-	bool continues = v->ra_fd == fd && pos >= v->ra_start && pos <= v->ra_end;
+	uint64_t end = pos + len;
 
-	if (continues && end <= v->ra_end)
+	if (v->ra_fd == fd && pos < v->ra_end && end <= v->ra_end && pos >= v->ra_start)
 		return;		/* asked already */
-	if (!continues) {
+	if (v->ra_fd == fd && pos >= v->ra_start && pos < v->ra_end)
+		pos = v->ra_end;	/* only the part not asked for yet */
+	if (end > pos)
+		posix_fadvise(fd, (off_t)pos, (off_t)(end - pos), POSIX_FADV_WILLNEED);
+	if (v->ra_fd != fd || pos > v->ra_end || pos < v->ra_start)
 		v->ra_start = pos;
-		tape_image_read_ahead(v->t, pos, len, false);
-	} else {
-		from = v->ra_end;	/* only the part not asked for yet */
-		if (from < now_end) {
-			tape_image_read_ahead(v->t, from, now_end - from, false);
-			from = now_end;
-		}
-		if (from < end)
-			tape_image_read_ahead(v->t, from, end - from, true);
-	}
 	v->ra_fd = fd;
 	v->ra_end = end;
 }
@@ -461,7 +443,7 @@ ssize_t ltfs_read_direct(struct ltfs_volume *v, uint64_t uid, size_t len,
 		if (!verified(v, (unsigned)part, block, rpos, rlen, crc)) {
 			if (!total)
 				prefetch(v, rfd, rpos, ext_left + inner < READ_AHEAD_BYTES ?
-					 ext_left + inner : READ_AHEAD_BYTES, rlen);
+					 ext_left + inner : READ_AHEAD_BYTES);
 			rc = tape_image_verify_record(v->t, (uint32_t)part, block);
 			if (rc) {
 				if (total)

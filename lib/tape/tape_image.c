@@ -88,8 +88,6 @@
 #define SCRATCH_SIZE (256u << 10)
 /* Default size of the verification window (struct verify_window). */
 #define VERIFY_WINDOW (64u << 20)
-/* Read-ahead requests in flight at most (struct read_ahead). */
-#define READ_AHEAD_DEPTH 4u
 
 /* Biggest image we agree to describe: keeps all offset arithmetic far
  * from overflow (2^60 bytes = 1 EiB). */
@@ -185,19 +183,6 @@ struct verify_window {
 	uint64_t maps;		/* windows mapped so far */
 };
 
-/*
- * Read-ahead in the background (tape_image_read_ahead()): WILLNEED
- * advice through a small io_uring of its own, which the kernel carries
- * out in one of its worker threads.
- */
-struct read_ahead {
-	struct io_uring ring;
-	bool ready;		/* ring set up */
-	bool unavailable;	/* no io_uring or no IORING_OP_FADVISE: synchronous */
-	unsigned in_flight;	/* requests not yet completed */
-	uint64_t queued, synchronous;
-};
-
 struct image {
 	struct tape t;		/* first: tape_backend.h */
 	int fd;
@@ -218,7 +203,6 @@ struct image {
 	uint8_t *scratch;
 	struct writebehind wb;
 	struct verify_window vw;
-	struct read_ahead ra;
 };
 
 static const struct tape_ops image_ops;
@@ -1398,13 +1382,11 @@ static void fill_identity(struct image *im)
 
 static void wb_teardown(struct image *im);
 static void window_drop(struct image *im);
-static void ra_teardown(struct image *im);
 
 static void free_image(struct image *im)
 {
 	wb_teardown(im);
 	window_drop(im);
-	ra_teardown(im);
 	for (unsigned i = 0; i < TAPE_MAX_PARTITIONS; i++)
 		free(im->ps[i].fm);
 	free(im->attrs);
@@ -1775,119 +1757,6 @@ static int crc_in_place(struct image *im, uint64_t pos, size_t len, uint32_t *cr
 	 * without first unmapping them from the daemon.
 	 */
 	madvise((void *)p, maplen, MADV_DONTNEED);
-	return 0;
-}
-
-/* ---- read-ahead ---------------------------------------------------------- */
-
-static void ra_teardown(struct image *im)
-{
-	if (im->ra.ready)
-		io_uring_queue_exit(&im->ra.ring);	/* waits for requests still running */
-	im->ra.ready = false;
-	im->ra.in_flight = 0;
-}
-
-/* The ring, set up on first use; false if there is none to be had. */
-static bool ra_ring(struct image *im)
-{
-	struct read_ahead *ra = &im->ra;
-	struct io_uring_probe *probe;
-	bool fadvise;
-
-	if (ra->unavailable)
-		return false;
-	if (ra->ready)
-		return true;
-	if (io_uring_queue_init(READ_AHEAD_DEPTH, &ra->ring, 0) != 0) {
-		ra->unavailable = true;	/* no io_uring here (kernel, seccomp, sysctl) */
-		return false;
-	}
-	probe = io_uring_get_probe_ring(&ra->ring);
-	fadvise = probe && io_uring_opcode_supported(probe, IORING_OP_FADVISE);
-	if (probe)
-		io_uring_free_probe(probe);
-	if (!fadvise) {
-		io_uring_queue_exit(&ra->ring);
-		ra->unavailable = true;
-		return false;
-	}
-	ra->ready = true;
-	return true;
-}
-
-/* Count the requests that completed (their result is only advice). */
-static void ra_reap(struct read_ahead *ra)
-{
-	struct io_uring_cqe *cqe;
-	unsigned head, seen = 0;
-
-	io_uring_for_each_cqe(&ra->ring, head, cqe)
-		seen++;
-	io_uring_cq_advance(&ra->ring, seen);
-	ra->in_flight -= seen < ra->in_flight ? seen : ra->in_flight;
-}
-
-int tape_image_read_ahead(struct tape *t, uint64_t offset, uint64_t len, bool background)
-{
-	struct image *im;
-	struct read_ahead *ra;
-	struct io_uring_sqe *sqe;
-
-	if (!tape_is_image(t))
-		return -EINVAL;
-	im = IM(t);
-	ra = &im->ra;
-	if (offset >= im->file_size || !len)
-		return 0;
-	if (len > im->file_size - offset)
-		len = im->file_size - offset;
-	/*
-	 * The bound on requests in flight is what keeps a reader that asks
-	 * far enough ahead from catching up with pages not yet asked for
-	 * (read one by one by its faults): when the kernel's worker falls
-	 * that far behind, the caller does the next request itself.
-	 */
-	if (background && len <= UINT32_MAX && ra_ring(im)) {
-		ra_reap(ra);
-		if (ra->in_flight < READ_AHEAD_DEPTH && (sqe = io_uring_get_sqe(&ra->ring)) != NULL) {
-			int rc;
-
-			io_uring_prep_fadvise(sqe, im->fd, offset, (off_t)len, POSIX_FADV_WILLNEED);
-			rc = io_uring_submit(&ra->ring);
-			if (rc == 1) {
-				ra->in_flight++;
-				ra->queued++;
-				return 0;
-			}
-			/*
-			 * Not submitted now (it may still be later, and is
-			 * counted as in flight): no more background requests
-			 * on this handle, and this one is done here.
-			 */
-			ra->in_flight++;
-			ra->unavailable = true;
-		}
-	}
-	ra->synchronous++;
-	return -posix_fadvise(im->fd, (off_t)offset, (off_t)len, POSIX_FADV_WILLNEED);
-}
-
-int tape_image_get_read_ahead_info(struct tape *t, struct tape_image_read_ahead_info *ri)
-{
-	struct read_ahead *ra;
-
-	if (!tape_is_image(t) || !ri)
-		return -EINVAL;
-	ra = &IM(t)->ra;
-	if (ra->ready)
-		ra_reap(ra);
-	*ri = (struct tape_image_read_ahead_info){
-		.ring = ra->ready && !ra->unavailable,
-		.in_flight = ra->in_flight,
-		.queued = ra->queued,
-		.synchronous = ra->synchronous,
-	};
 	return 0;
 }
 

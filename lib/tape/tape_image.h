@@ -171,29 +171,6 @@ int tape_image_set_verify_window(struct tape *t, size_t bytes);
 int tape_image_get_verify_window(struct tape *t, struct tape_image_window_info *wi);
 
 /*
- * Ask for the image file range [offset, offset + len) to be read into the
- * page cache (WILLNEED advice), so that tape_image_verify_record() and
- * reads of record extents find it there.  background false: done before
- * the call returns (posix_fadvise).  background true: handed to an
- * io_uring of the handle's own (IORING_OP_FADVISE, which the kernel
- * carries out in a worker thread of the process), so the caller does not
- * wait while the pages are allocated and their I/O submitted; at most 4
- * such requests are in flight, and when they all are, or there is no
- * io_uring with that operation, the request is done synchronously: a
- * request is never dropped, and the page cache filled is only what was
- * asked for.  The range is cut at the end of the file.  0 or -errno.
- */
-int tape_image_read_ahead(struct tape *t, uint64_t offset, uint64_t len, bool background);
-
-struct tape_image_read_ahead_info {
-	bool ring;		/* background requests go through an io_uring */
-	unsigned in_flight;	/* ... queued and not yet completed */
-	uint64_t queued;	/* requests handed to the ring so far */
-	uint64_t synchronous;	/* requests done in the caller so far */
-};
-int tape_image_get_read_ahead_info(struct tape *t, struct tape_image_read_ahead_info *ri);
-
-/*
  * Write-behind on images (tape_register_arena(), tape_write_queued()).
  * Records go to the image through an io_uring: their data with O_DIRECT
  * from the registered arena (fixed buffers), their table entries, in

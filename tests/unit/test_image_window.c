@@ -7,16 +7,11 @@
  * than records); a live window sees the file as it is now (damage written
  * through another descriptor is found, and a repair is seen); an image
  * shrunk under a live window gives -EIO, not a SIGBUS, and once the bytes
- * are back the same handle verifies them again.  And the read-ahead that
- * goes with it (tape_image_read_ahead()): background requests stay within
- * their bound and fill the page cache with what was asked for and no more.
+ * are back the same handle verifies them again.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 
 /* not every helper of the shared header is needed here */
@@ -24,7 +19,6 @@
 #include "test_tape_util.h"
 
 #define RECORDS 40
-#define TMPFS_MAGIC_NUMBER 0x01021994
 
 /* Record lengths: whole and odd numbers of pages, so records end anywhere. */
 static size_t rec_len(unsigned i)
@@ -197,116 +191,12 @@ static void test_shrunk_under_window(void)
 	tape_close(t);
 }
 
-/* Pages of [off, off + len) of fd in the page cache; -1 if unknown. */
-static long resident(int fd, uint64_t off, uint64_t len)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	size_t n = (size_t)((len + (uint64_t)page - 1) / (uint64_t)page);
-	unsigned char *vec = malloc(n);
-	void *m = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, (off_t)off);
-	long count = -1;
-
-	if (vec && m != MAP_FAILED && mincore(m, (size_t)len, vec) == 0) {
-		count = 0;
-		for (size_t i = 0; i < n; i++)
-			count += vec[i] & 1;
-	}
-	if (m != MAP_FAILED)
-		munmap(m, (size_t)len);
-	free(vec);
-	return count;
-}
-
-/* Wait (up to 10 s) for the background requests to complete. */
-static bool ra_settled(struct tape *t)
-{
-	struct tape_image_read_ahead_info ri;
-	struct timespec tick = { 0, 10 * 1000 * 1000 };
-
-	for (int i = 0; i < 1000; i++) {
-		if (tape_image_get_read_ahead_info(t, &ri) != 0)
-			return false;
-		if (!ri.in_flight)
-			return true;
-		nanosleep(&tick, NULL);
-	}
-	return false;
-}
-
-static void test_read_ahead(void)
-{
-	const char *path;
-	struct tape *t = records_image(&path);
-	struct tape_image_read_ahead_info ri;
-	struct statfs sfs;
-	unsigned max_in_flight = 0, failed = 0;
-	uint64_t size, asked = 0;
-	struct stat st;
-	int fd;
-	long got;
-
-	CHECK(t != NULL, "read-ahead: image");
-	if (!t)
-		return;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	CHECK(fd >= 0 && fstat(fd, &st) == 0, "read-ahead: image opened a second time");
-	size = (uint64_t)st.st_size;
-	CHECK_EQ(tape_image_read_ahead(t, size + 4096, 4096, true), 0,
-		 "a range past the end of the file: nothing to do, 0");
-	CHECK(tape_image_get_read_ahead_info(t, &ri) == 0 && ri.queued == 0 && ri.synchronous == 0,
-	      "... and nothing asked for");
-
-	/* 64 background requests of 128 KiB as fast as they come */
-	for (unsigned i = 0; i < 64; i++) {
-		if (tape_image_read_ahead(t, 4 * MiB + i * 128 * KiB, 128 * KiB, true) != 0)
-			failed++;
-		if (tape_image_get_read_ahead_info(t, &ri) == 0 && ri.in_flight > max_in_flight)
-			max_in_flight = ri.in_flight;
-	}
-	CHECK_EQ(failed, 0, "64 read-ahead requests of 128 KiB in a row: all return 0");
-	CHECK(tape_image_get_read_ahead_info(t, &ri) == 0 && ri.queued + ri.synchronous == 64,
-	      "every request was carried out: %llu in the background, %llu synchronously",
-	      (unsigned long long)ri.queued, (unsigned long long)ri.synchronous);
-	CHECK(max_in_flight <= 4, "at most 4 in flight at any time (%u)", max_in_flight);
-	if (ri.ring)
-		CHECK(ri.queued > 0, "with an io_uring, requests went to the background");
-	else
-		SKIP("no io_uring with IORING_OP_FADVISE here", "with an io_uring, requests went to the background");
-	CHECK(ra_settled(t), "the background requests complete");
-
-	/* what is read ahead is what was asked for */
-	if (fstatfs(fd, &sfs) != 0 || sfs.f_type == TMPFS_MAGIC_NUMBER ||
-	    fdatasync(fd) != 0 || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0 ||
-	    resident(fd, 16 * MiB, 8 * MiB) != 0) {
-		SKIP("the image's pages cannot be dropped from the page cache here",
-		     "read-ahead fills the page cache with the range asked for");
-	} else {
-		CHECK_EQ(tape_image_read_ahead(t, 16 * MiB, 2 * MiB, true), 0,
-			 "2 MiB at 16 MiB asked for in the background");
-		asked = 2 * MiB / (uint64_t)sysconf(_SC_PAGESIZE);
-		CHECK(ra_settled(t), "... the request completes");
-		got = resident(fd, 16 * MiB, 2 * MiB);
-		CHECK(got == (long)asked, "... and its %llu pages are in the page cache (%ld)",
-		      (unsigned long long)asked, got);
-		got = resident(fd, 18 * MiB, 6 * MiB);
-		CHECK(got == 0, "the 6 MiB after it are not (%ld pages are)", got);
-		CHECK_EQ(tape_image_read_ahead(t, 20 * MiB, 1 * MiB, false), 0,
-			 "1 MiB at 20 MiB asked for synchronously");
-		got = resident(fd, 20 * MiB, 1 * MiB);
-		CHECK(got == (long)(asked / 2), "... its pages are in the page cache at once (%ld)", got);
-	}
-	if (fd >= 0)
-		close(fd);
-	tape_close(t);
-}
-
 int main(void)
 {
 	test_dir_make("test_image_window");
 	test_across_windows();
 	test_live_window_sees_writes();
 	test_shrunk_under_window();
-	test_read_ahead();
 	test_dir_remove();
 	return tap_done();
 }
