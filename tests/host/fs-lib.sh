@@ -217,6 +217,12 @@ xattrs() {
 		awk '/^# file: /{f=substr($0,9); next} /^$/{next} {print f" "$0}' |
 		LC_ALL=C sort)
 }
+# stat_of NAME [MNT]: the value of the line "NAME: value" of the daemon's
+# user.fusetape.stats on MNT (default $MNT), empty if there is none
+stat_of() {
+	getfattr --only-values -n user.fusetape.stats "${2:-$MNT}" 2>/dev/null |
+		sed -n "s/^$1: //p"
+}
 # same_files DIR1 DIR2: cmp of every regular file of DIR1 with DIR2's
 same_files() {
 	local f bad=0

@@ -27,11 +27,6 @@ MNT=$T/mnt
 REF=$T/ref
 mkdir -p "$REF"
 
-# stat NAME: the value of one line of user.fusetape.stats on $MNT
-stat_of() {
-	getfattr --only-values -n user.fusetape.stats "$MNT" 2>/dev/null |
-		sed -n "s/^$1: //p"
-}
 
 # The mmap helper: "map PATH" writes the file as a MAP_SHARED, PROT_READ
 # mapping shows it; "watch PATH OFF LEN" maps it, prints those bytes and

@@ -25,11 +25,6 @@ MNT=$T/mnt
 REF=$T/ref
 mkdir -p "$REF"
 
-# stat NAME: the value of one line of user.fusetape.stats on $MNT
-stat_of() {
-	getfattr --only-values -n user.fusetape.stats "$MNT" 2>/dev/null |
-		sed -n "s/^$1: //p"
-}
 
 new_volume "$IMG" 768M || { echo "1..0 # SKIP mkfs.fusetape failed"; exit 1; }
 mount_tape "$IMG" "$MNT" || { not_ok "mount"; done_testing; exit; }
