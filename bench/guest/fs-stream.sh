@@ -29,24 +29,12 @@
 # MiB, or FUSETAPE_TAPE_MB / 3 on a tape smaller than 700 MiB (the tape
 # holds two copies).  Run by bench/vm-tape.sh, never by make check.
 
-B=${FUSETAPE_BIN:-/usr/local/bin}
-PATH=$B:$PATH
+# check, tap_end, now, is_mounted and finish (which unmounts what is left)
+# come from the guest scripts' library, which the rig copies next to us
+. "$(dirname "$0")/lib/guest.sh"
 RUNS=${FUSETAPE_BENCH_RUNS:-3}
 STATS=/sys/class/tapedma/tapedma0/stats
-n=0
-failed=0
-mounted=0
 
-check() {	# check STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-	fi
-}
-now() { cut -d' ' -f1 /proc/uptime; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", (s > 0 ? b / s / 1e6 : 0) }'; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -57,15 +45,6 @@ ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 
 busy_since() {	# busy_since "BUSY TOTAL": percent of the guest's CPUs busy since
 	set -- $1 $(ticks)
 	awk -v b0="$1" -v t0="$2" -v b1="$3" -v t1="$4" 'BEGIN { printf "%.0f", (t1 > t0 ? 100 * (b1 - b0) / (t1 - t0) : 0) }'
-}
-
-finish() {
-	if [ $mounted = 1 ]; then
-		timeout 120 fusetape -u mnt >/dev/null 2>&1 || umount -l mnt 2>/dev/null
-	fi
-	echo "1..$n"
-	[ $failed -eq 0 ]
-	exit
 }
 
 mb=256
@@ -108,12 +87,10 @@ step() {
 mount_dev() {	# mount_dev TAG DEV [OPTIONS...]
 	t=$1 dv=$2
 	shift 2
-	step "$t" "mount" timeout 120 fusetape "$dv" mnt "$@" || return 1
-	mounted=1
+	step "$t" "mount" timeout 120 fusetape "$dv" mnt "$@"
 }
 unmount_dev() {	# unmount_dev TAG
-	step "$1" "fusetape -u" timeout 300 fusetape -u mnt || return 1
-	mounted=0
+	step "$1" "fusetape -u" timeout 300 fusetape -u mnt
 }
 
 # dcpu: CPU seconds (user + system) of the mounted daemon so far
@@ -199,8 +176,7 @@ while [ $r -le $RUNS ]; do
 			echo "run $r nst: tapedma's bytes_moved changed during the nst run"
 		fi
 		if [ $rc -ne 0 ]; then
-			[ $mounted = 1 ] && umount -l mnt
-			mounted=0
+			is_mounted && umount -l mnt
 			continue
 		fi
 		c=$(mbps $bytes "$cp_s") w=$(mbps $bytes "$dd_s") rd=$(mbps $bytes "$rd_s")
